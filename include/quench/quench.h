@@ -1,0 +1,102 @@
+// quench's public API: load a model, build an engine, run it in a context.
+//
+//   auto model  = quench::load_onnx("mobilenetv2.onnx");
+//   quench::BuildOptions opt;  opt.max_batch = 8;
+//   auto engine = quench::build(*model, opt);
+//   auto ctx    = engine->create_context();
+//   ctx->run({{"input", in}}, outputs);
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "quench/status.h"
+#include "quench/tensor.h"
+#include "quench/types.h"
+
+namespace quench {
+
+namespace detail {
+struct ModelImpl;
+struct EngineImpl;
+struct ContextImpl;
+}  // namespace detail
+
+enum class Backend { kCpu, kCuda };
+enum class Precision { kFP32, kFP16, kINT8 };
+const char* backend_name(Backend b);
+const char* precision_name(Precision p);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape shape;  // -1 where the model leaves a dim unknown
+};
+
+// A loaded, validated model: every operator is supported and the graph is well formed.
+class Model {
+ public:
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  const std::string& source() const;  // path it was loaded from
+  const detail::ModelImpl& impl() const { return *impl_; }
+
+ private:
+  friend struct detail::ModelImpl;
+  friend struct detail::EngineImpl;
+  std::shared_ptr<const detail::ModelImpl> impl_;
+};
+
+// Reads an ONNX file (memory-mapped; weights stored as raw_data are not copied).
+Result<Model> load_onnx(const std::string& path);
+// Same, from bytes in memory (copied). `name` is used in messages.
+Result<Model> load_onnx_from_bytes(const void* data, size_t size, const std::string& name = "<memory>");
+
+struct BuildOptions {
+  Backend backend = Backend::kCpu;
+  Precision precision = Precision::kFP32;
+  int max_batch = 1;
+  // Shapes for inputs whose non-batch dims the model leaves unknown.
+  std::map<std::string, Shape, std::less<>> input_shapes;
+};
+
+class Context;
+
+class Engine {
+ public:
+  const std::vector<TensorInfo>& inputs() const;   // static shapes at max_batch
+  const std::vector<TensorInfo>& outputs() const;
+  const BuildOptions& options() const;
+  Result<Context> create_context() const;
+  const detail::EngineImpl& impl() const { return *impl_; }
+
+ private:
+  friend struct detail::EngineImpl;
+  std::shared_ptr<const detail::EngineImpl> impl_;
+};
+
+Result<Engine> build(const Model& model, const BuildOptions& options = {});
+
+using TensorMap = std::map<std::string, Tensor, std::less<>>;
+
+// One execution context: owns its working memory; use one per thread.
+class Context {
+ public:
+  Context(Context&&) noexcept;
+  Context& operator=(Context&&) noexcept;
+  ~Context();
+
+  // Runs the engine on `inputs` (every model input, by name, with the engine's shape; the
+  // leading dim may be any batch 1..max_batch). Fills `outputs` with one tensor per model
+  // output; tensors already there with the right dtype and shape are written in place.
+  Status run(const TensorMap& inputs, TensorMap& outputs);
+
+ private:
+  friend struct detail::EngineImpl;
+  explicit Context(std::unique_ptr<detail::ContextImpl> impl);
+  std::unique_ptr<detail::ContextImpl> impl_;
+};
+
+}  // namespace quench

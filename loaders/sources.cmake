@@ -1,0 +1,1 @@
+set(QUENCH_LOADER_SOURCES loaders/onnx/onnx_reader.cpp)

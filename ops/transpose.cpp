@@ -1,0 +1,6 @@
+// Placeholder: this family's schemas are not written yet.
+#include "ops/registry.h"
+
+namespace quench::ops {
+std::span<const OpSchema> transpose_schemas() { return {}; }
+}  // namespace quench::ops

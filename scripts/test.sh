@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test that this machine can run.
+# No GPU needed: GPU tests report themselves as skipped. Sanitizer builds are part of the run.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+start=$SECONDS
+"$here/scripts/setup.sh"
+export PATH="/usr/local/cuda/bin:$PATH"
+jobs="$(nproc)"
+
+step() { echo; echo "== $* ($((SECONDS - start)) s)"; }
+
+step "release build"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$jobs"
+
+step "model zoo (generated once, cached in .models/)"
+if [[ -x scripts/make_models.sh ]]; then scripts/make_models.sh; fi
+
+step "tests (release)"
+ctest --test-dir build/release --output-on-failure -j "$jobs" -LE gpu-only
+
+step "sanitizer build: address,undefined"
+# Only host code is instrumented; one CUDA architecture is enough to link.
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=address,undefined \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/asan -j "$jobs" --target quench_unit_tests
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -L fast
+
+step "all tests passed in $((SECONDS - start)) s"
