@@ -76,6 +76,8 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   QUENCH_ASSIGN(auto g, impl->graph_for_batch(opt.max_batch));
   for (const auto& name : g->inputs) impl->inputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
   for (const auto& name : g->outputs) impl->outputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
+  QUENCH_ASSIGN(auto plan, make_execution_plan(g));
+  impl->memory = {plan.memory.arena_bytes, plan.memory.lower_bound_bytes, plan.memory.naive_bytes, plan.weights_bytes};
   Engine e;
   e.impl_ = std::move(impl);
   return e;
@@ -112,6 +114,7 @@ Result<Model> load_onnx_from_bytes(const void* data, size_t size, const std::str
 const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
 const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; }
 const BuildOptions& Engine::options() const { return impl_->options; }
+const MemoryReport& Engine::memory() const { return impl_->memory; }
 Result<Context> Engine::create_context() const { return detail::EngineImpl::make_context(impl_); }
 
 Result<Engine> build(const Model& model, const BuildOptions& options) { return detail::EngineImpl::make(model, options); }
@@ -123,15 +126,17 @@ Context::~Context() = default;
 
 Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
   const auto& eng = *impl_->engine;
-  if (eng.inputs.empty()) return error(StatusCode::kInvalidArgument, "the model has no inputs");
-  // The batch is the leading dim of the first input.
-  const auto& first = eng.inputs.front();
-  auto it = inputs.find(first.name);
-  if (it == inputs.end()) return error(StatusCode::kInvalidArgument, "input '", first.name, "' was not given");
+  // The batch is the leading dim of the first input; a model without inputs (all constant)
+  // runs at its built batch.
   int64_t batch = eng.options.max_batch;
-  if (!it->second.shape().empty() && !first.shape.empty()) batch = it->second.shape()[0];
-  if (batch < 1 || batch > eng.options.max_batch)
-    batch = eng.options.max_batch;  // let the executor report the shape mismatch
+  if (!eng.inputs.empty()) {
+    const auto& first = eng.inputs.front();
+    auto it = inputs.find(first.name);
+    if (it == inputs.end()) return error(StatusCode::kInvalidArgument, "input '", first.name, "' was not given");
+    if (!it->second.shape().empty() && !first.shape.empty()) batch = it->second.shape()[0];
+    if (batch < 1 || batch > eng.options.max_batch)
+      batch = eng.options.max_batch;  // let the executor report the shape mismatch
+  }
   auto& ex = impl_->executors[batch];
   if (!ex) {
     QUENCH_ASSIGN(auto g, eng.graph_for_batch(batch));

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "engine/cpu_executor.h"
+#include "engine/execution_plan.h"
 #include "engine/ir/graph.h"
 #include "engine/shape_inference.h"
 #include "quench/quench.h"
@@ -22,6 +23,7 @@ struct EngineImpl {
   std::shared_ptr<const ModelImpl> model;
   BuildOptions options;
   std::vector<TensorInfo> inputs, outputs;
+  MemoryReport memory;
   // The graph inferred and folded at each batch size, built on first use.
   Result<std::shared_ptr<const ir::Graph>> graph_for_batch(int64_t batch) const;
   static Result<Engine> make(const Model& m, const BuildOptions& opt);

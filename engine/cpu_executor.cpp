@@ -5,84 +5,82 @@
 
 namespace quench {
 
-Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ir::Graph> g) {
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ir::Graph> g, const PlanOptions& opt) {
   auto ex = std::unique_ptr<CpuExecutor>(new CpuExecutor());
-  ex->graph_ = std::move(g);
-  const ir::Graph& graph = *ex->graph_;
-  for (const auto& [name, v] : graph.values) {
-    if (!v.shape_is_static()) return error(StatusCode::kInternal, "value '", name, "' has no static shape");
-    if (dtype_size(v.dtype) == 0)
-      return error(StatusCode::kUnsupported, "value '", name, "' has element type ", dtype_name(v.dtype),
-                   ", which quench cannot hold");
-    ex->buffers_[name] = v.is_constant() ? (v.constant.aligned() ? v.constant : v.constant.clone())
-                                         : Tensor::zeros(v.dtype, v.shape);
+  QUENCH_ASSIGN(ex->plan_, make_execution_plan(std::move(g), opt));
+  const ExecutionPlan& p = ex->plan_;
+  const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(p.memory.arena_bytes, kArenaAlignment));
+  ex->arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
+  if (!ex->arena_) return error(StatusCode::kOutOfMemory, "cannot allocate a host arena of ", arena_bytes, " bytes");
+  // Poison: a read of bytes no step wrote shows up as NaN (0xFF..) rather than a plausible 0.
+  std::memset(ex->arena_.get(), 0xFF, arena_bytes);
+
+  std::vector<void*> data(p.values.size(), nullptr);
+  ex->constants_.reserve(p.values.size());
+  for (size_t v = 0; v < p.values.size(); ++v) {
+    const PlannedValue& pv = p.values[v];
+    if (pv.constant) {
+      if (!pv.constant->aligned()) ex->constants_.push_back(pv.constant->clone());
+      const Tensor& c = pv.constant->aligned() ? *pv.constant : ex->constants_.back();
+      data[v] = const_cast<void*>(c.data());
+      ex->views_[pv.name] = c;
+    } else {
+      data[v] = ex->arena_.get() + pv.offset;
+      ex->views_[pv.name] = Tensor::view(pv.dtype, pv.shape, data[v], nullptr);
+    }
   }
-  auto view_of = [&](const std::string& name) {
+  auto view_of = [&](int v) {
     ops::TensorView tv;
-    if (name.empty()) return tv;
-    Tensor& t = ex->buffers_.at(name);
-    tv.dtype = t.dtype();
-    tv.shape = t.shape();
-    tv.data = const_cast<void*>(t.data());
+    if (v < 0) return tv;
+    tv.dtype = p.values[v].dtype;
+    tv.shape = p.values[v].shape;
+    tv.data = data[v];
     return tv;
   };
-  size_t ws_bytes = 0;
-  std::vector<ops::ValueDesc> ins, outs;
-  for (const ir::Node& n : graph.nodes) {
-    Step s{&n, {}, {}};
-    for (const auto& in : n.inputs) s.inputs.push_back(view_of(in));
-    for (const auto& out : n.outputs) s.outputs.push_back(view_of(out));
-    if (n.schema->workspace_bytes) {
-      auto desc = [&](const std::string& name) {
-        ops::ValueDesc d;
-        if (name.empty()) { d.present = false; return d; }
-        const ir::Value& v = *graph.find(name);
-        d.dtype = v.dtype; d.shape = v.shape; d.constant = v.is_constant() ? &v.constant : nullptr;
-        return d;
-      };
-      ins.clear(); outs.clear();
-      for (const auto& in : n.inputs) ins.push_back(desc(in));
-      for (const auto& out : n.outputs) outs.push_back(desc(out));
-      ws_bytes = std::max(ws_bytes, n.schema->workspace_bytes(n, ins, outs));
-    }
+  for (const PlannedStep& ps : p.steps) {
+    if (ps.elided) continue;
+    Step s{&ps, {}, {}, ps.workspace_offset >= 0 ? ex->arena_.get() + ps.workspace_offset : nullptr};
+    for (int v : ps.inputs) s.inputs.push_back(view_of(v));
+    for (int v : ps.outputs) s.outputs.push_back(view_of(v));
     ex->steps_.push_back(std::move(s));
   }
-  ex->workspace_.resize(ws_bytes + 64);
-  ex->workspace_aligned_ = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ex->workspace_.data()) + 63) & ~uintptr_t{63});
   return ex;
 }
 
 Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
-  const ir::Graph& g = *graph_;
-  for (const auto& name : g.inputs) {
-    auto it = inputs.find(name);
-    if (it == inputs.end()) return error(StatusCode::kInvalidArgument, "input '", name, "' was not given");
-    Tensor& buf = buffers_.at(name);
+  const ExecutionPlan& p = plan_;
+  for (int v : p.inputs) {
+    const PlannedValue& pv = p.values[v];
+    auto it = inputs.find(pv.name);
+    if (it == inputs.end()) return error(StatusCode::kInvalidArgument, "input '", pv.name, "' was not given");
     const Tensor& t = it->second;
-    if (t.dtype() != buf.dtype() || t.shape() != buf.shape())
-      return error(StatusCode::kInvalidArgument, "input '", name, "' is ", dtype_name(t.dtype()), shape_str(t.shape()),
-                   " but the engine expects ", dtype_name(buf.dtype()), shape_str(buf.shape()));
-    std::memcpy(buf.mutable_data(), t.data(), t.bytes());
+    if (t.dtype() != pv.dtype || t.shape() != pv.shape)
+      return error(StatusCode::kInvalidArgument, "input '", pv.name, "' is ", dtype_name(t.dtype()), shape_str(t.shape()),
+                   " but the engine expects ", dtype_name(pv.dtype), shape_str(pv.shape));
+    if (t.bytes()) std::memcpy(arena_.get() + pv.offset, t.data(), t.bytes());
   }
-  for (const auto& [name, t] : inputs)
-    if (!buffers_.count(name) || g.find(name)->is_constant() ||
-        std::find(g.inputs.begin(), g.inputs.end(), name) == g.inputs.end())
+  for (const auto& [name, t] : inputs) {
+    const int v = p.find(name);
+    if (v < 0 || !p.values[v].graph_input)
       return error(StatusCode::kInvalidArgument, "'", name, "' is not an input of this model");
-  for (const Step& s : steps_)
-    QUENCH_TRY(s.node->schema->run_cpu(*s.node, s.inputs, s.outputs, workspace_aligned_));
-  for (const auto& name : g.outputs) {
-    const Tensor& buf = buffers_.at(name);
-    Tensor& out = outputs[name];
-    if (out.dtype() != buf.dtype() || out.shape() != buf.shape() || out.is_view())
-      out = Tensor::zeros(buf.dtype(), buf.shape());
-    std::memcpy(out.mutable_data(), buf.data(), buf.bytes());
+  }
+  for (const Step& s : steps_) {
+    const ir::Node& n = *s.planned->node;
+    QUENCH_TRY(n.schema->run_cpu(n, s.inputs, s.outputs, s.workspace));
+  }
+  for (int v : p.outputs) {
+    const PlannedValue& pv = p.values[v];
+    const Tensor& src = views_.at(pv.name);
+    Tensor& out = outputs[pv.name];
+    if (out.dtype() != pv.dtype || out.shape() != pv.shape || out.is_view()) out = Tensor::zeros(pv.dtype, pv.shape);
+    if (src.bytes()) std::memcpy(out.mutable_data(), src.data(), src.bytes());
   }
   return {};
 }
 
 const Tensor* CpuExecutor::find_value(std::string_view name) const {
-  auto it = buffers_.find(name);
-  return it == buffers_.end() ? nullptr : &it->second;
+  auto it = views_.find(name);
+  return it == views_.end() ? nullptr : &it->second;
 }
 
 }  // namespace quench

@@ -1,1 +1,11 @@
-set(QUENCH_LOADER_SOURCES loaders/onnx/onnx_reader.cpp)
+set(QUENCH_LOADER_SOURCES
+  loaders/onnx/wire.cpp
+  loaders/onnx/mapped_file.cpp
+  loaders/onnx/external_data.cpp
+  loaders/onnx/parse_context.cpp
+  loaders/onnx/tensor_proto.cpp
+  loaders/onnx/value_info.cpp
+  loaders/onnx/onnx_attribute.cpp
+  loaders/onnx/onnx_graph.cpp
+  loaders/onnx/onnx_reader.cpp
+)

@@ -74,6 +74,9 @@ struct OpSchema {
   InferFn infer = nullptr;
   RunFn run_cpu = nullptr;
   WorkspaceFn workspace_bytes = nullptr;
+  // Output 0 may be written over input 0 when both have the same dtype and size (elementwise
+  // ops that read element i before writing element i); the planner then reuses the buffer.
+  bool in_place = false;
 };
 
 }  // namespace quench::ops

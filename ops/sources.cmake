@@ -4,5 +4,5 @@ set(QUENCH_OPS_SOURCES
   ops/unary.cpp ops/binary.cpp ops/conv.cpp ops/conv_transpose.cpp ops/gemm.cpp
   ops/batchnorm.cpp ops/pool.cpp ops/softmax.cpp ops/reduce.cpp ops/resize.cpp ops/pad.cpp
   ops/reshape.cpp ops/concat_split.cpp ops/slice_gather.cpp ops/transpose.cpp ops/constant.cpp
-  ops/cast.cpp
+  ops/cast.cpp ops/window.cpp
 )

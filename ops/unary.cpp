@@ -72,6 +72,9 @@ T apply_int(Fn f, T x, const Params& p) {
 // Clip's bounds: attributes before opset 11, optional inputs from 11 on.
 Result<Params> params_of(const NodeDesc& n, std::span<const TensorView> in) {
   Params p;
+  // Only these ops have parameters; the others must not pay for building a message prefix
+  // on every run (a run allocates nothing).
+  if (n.op_type != "LeakyRelu" && n.op_type != "Elu" && n.op_type != "HardSigmoid" && n.op_type != "Clip") return p;
   const std::string w = n.where();
   if (n.op_type == "LeakyRelu") { QUENCH_ASSIGN(float a, n.attrs.get_float("alpha", 0.01f, w)); p.alpha = a; }
   if (n.op_type == "Elu") { QUENCH_ASSIGN(float a, n.attrs.get_float("alpha", 1.0f, w)); p.alpha = a; }
@@ -140,13 +143,14 @@ Status run(const NodeDesc& n, std::span<const TensorView> in, std::span<const Te
   });
 }
 
-constexpr OpSchema unary(std::string_view name) { return {name, 1, 1, 1, 1, infer, run, nullptr}; }
+// Every unary op reads x[i] before writing y[i], so it may run in place.
+constexpr OpSchema unary(std::string_view name) { return {name, 1, 1, 1, 1, infer, run, nullptr, true}; }
 
 const OpSchema kSchemas[] = {
-    unary("Relu"), unary("LeakyRelu"), {"Clip", 1, 3, 1, 1, infer, run, nullptr}, unary("Sigmoid"),
+    unary("Relu"), unary("LeakyRelu"), {"Clip", 1, 3, 1, 1, infer, run, nullptr, true}, unary("Sigmoid"),
     unary("HardSigmoid"), unary("HardSwish"), unary("Tanh"), unary("Elu"), unary("Sqrt"), unary("Erf"),
     unary("Neg"), unary("Abs"), unary("Exp"), unary("Log"), unary("Floor"), unary("Ceil"), unary("Identity"),
-    {"Dropout", 1, 3, 1, 2, infer, run, nullptr},
+    {"Dropout", 1, 3, 1, 2, infer, run, nullptr, true},
 };
 
 }  // namespace

@@ -14,6 +14,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kOutOfRange: return "out of range";
     case StatusCode::kInternal: return "internal error";
     case StatusCode::kCudaError: return "cuda error";
+    case StatusCode::kOutOfMemory: return "out of memory";
   }
   return "unknown";
 }

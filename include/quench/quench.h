@@ -64,11 +64,20 @@ struct BuildOptions {
 
 class Context;
 
+// The activation memory the planner fixed for max_batch, beside what it is measured against.
+struct MemoryReport {
+  int64_t arena_bytes = 0;        // one context's activation arena
+  int64_t lower_bound_bytes = 0;  // the largest sum of live bytes at any single step
+  int64_t naive_bytes = 0;        // every tensor in its own buffer
+  int64_t weights_bytes = 0;      // shared by all contexts
+};
+
 class Engine {
  public:
   const std::vector<TensorInfo>& inputs() const;   // static shapes at max_batch
   const std::vector<TensorInfo>& outputs() const;
   const BuildOptions& options() const;
+  const MemoryReport& memory() const;
   Result<Context> create_context() const;
   const detail::EngineImpl& impl() const { return *impl_; }
 

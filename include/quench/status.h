@@ -19,6 +19,7 @@ enum class StatusCode {
   kOutOfRange,       // a value outside the range it must lie in
   kInternal,         // a bug in quench
   kCudaError,        // the CUDA runtime or a kernel launch failed
+  kOutOfMemory,      // host or device memory could not be had
 };
 
 const char* status_code_name(StatusCode code);

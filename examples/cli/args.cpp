@@ -1,0 +1,149 @@
+#include "cli/args.h"
+
+#include <charconv>
+#include <limits>
+
+namespace quench::cli {
+namespace {
+
+enum Cmd : unsigned { kInspect = 1, kRun = 2 };
+
+struct Flag {
+  const char* name;
+  bool takes_value;
+  unsigned commands;  // which commands accept it
+};
+
+constexpr Flag kFlags[] = {
+    {"--help", false, kInspect | kRun},      {"--json", false, kInspect | kRun},
+    {"--batch", true, kInspect | kRun},      {"--shape", true, kInspect | kRun},
+    {"--backend", true, kRun},               {"--precision", true, kRun},
+    {"--iterations", true, kRun},            {"--warmup", true, kRun},
+    {"--input", true, kRun},                 {"--seed", true, kRun},
+    {"--save-outputs", true, kRun},
+};
+
+CliError usage(const std::string& command, const std::string& what) {
+  return {kExitUsage, what + " (see 'quench help " + command + "')"};
+}
+
+// Splits NAME=VALUE at the last '=' (tensor names may hold '=', file names rarely do).
+bool split_assignment(const std::string& s, std::string* name, std::string* value) {
+  const size_t eq = s.rfind('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) return false;
+  *name = s.substr(0, eq);
+  *value = s.substr(eq + 1);
+  return true;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_int(const std::string& s, int64_t lo, int64_t hi) {
+  int64_t v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (s.empty() || ec != std::errc() || p != end || v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+std::optional<Shape> parse_dims(const std::string& s) {
+  Shape dims;
+  size_t start = 0;
+  for (;;) {
+    size_t sep = s.find_first_of("x,", start);
+    const std::string part = s.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
+    auto d = parse_int(part, 1, int64_t{1} << 40);
+    if (!d) return std::nullopt;
+    dims.push_back(*d);
+    if (sep == std::string::npos) break;
+    start = sep + 1;
+  }
+  if (shape_numel(dims) < 0) return std::nullopt;  // element count overflows
+  return dims;
+}
+
+std::optional<CliError> parse_options(const std::string& command, std::span<const std::string> args, Options* out) {
+  const unsigned cmd = command == "inspect" ? kInspect : kRun;
+  out->command = command;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h") {
+      out->help = true;
+      continue;
+    }
+    if (a.size() < 2 || a[0] != '-' || a == "--") {
+      if (a == "--") return usage(command, "'--' is not an option");
+      if (!out->model.empty()) return usage(command, "unexpected argument '" + a + "' (the model is '" + out->model + "')");
+      out->model = a;
+      continue;
+    }
+    // --flag value or --flag=value
+    std::string name = a, value;
+    bool inline_value = false;
+    if (const size_t eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      inline_value = true;
+    }
+    const Flag* flag = nullptr;
+    for (const Flag& f : kFlags)
+      if (name == f.name) flag = &f;
+    if (!flag || !(flag->commands & cmd)) return usage(command, "unknown option '" + name + "'");
+    if (flag->takes_value && !inline_value) {
+      if (i + 1 >= args.size()) return usage(command, "option " + name + " needs a value");
+      value = args[++i];
+    } else if (!flag->takes_value && inline_value) {
+      return usage(command, "option " + name + " takes no value");
+    }
+    if (flag->takes_value && value.empty()) return usage(command, "option " + name + " needs a value");
+    if (name == "--help") {
+      out->help = true;
+    } else if (name == "--json") {
+      out->json = true;
+    } else if (name == "--batch") {
+      auto v = parse_int(value, 1, 1 << 20);
+      if (!v) return usage(command, "--batch wants an integer >= 1, got '" + value + "'");
+      out->batch = *v;
+    } else if (name == "--iterations") {
+      auto v = parse_int(value, 1, int64_t{1} << 30);
+      if (!v) return usage(command, "--iterations wants an integer >= 1, got '" + value + "'");
+      out->iterations = *v;
+    } else if (name == "--warmup") {
+      auto v = parse_int(value, 0, int64_t{1} << 30);
+      if (!v) return usage(command, "--warmup wants an integer >= 0, got '" + value + "'");
+      out->warmup = *v;
+    } else if (name == "--seed") {
+      auto v = parse_int(value, 0, std::numeric_limits<int64_t>::max());
+      if (!v) return usage(command, "--seed wants a non-negative integer, got '" + value + "'");
+      out->seed = static_cast<uint64_t>(*v);
+    } else if (name == "--backend") {
+      if (value != "cpu" && value != "cuda") return usage(command, "--backend is cpu or cuda, not '" + value + "'");
+      out->backend = value;
+    } else if (name == "--precision") {
+      if (value != "fp32" && value != "fp16" && value != "int8")
+        return usage(command, "--precision is fp32, fp16 or int8, not '" + value + "'");
+      out->precision = value;
+    } else if (name == "--input") {
+      std::string n, file;
+      if (!split_assignment(value, &n, &file)) return usage(command, "--input wants NAME=FILE.npy, got '" + value + "'");
+      for (const auto& [prev, f] : out->inputs)
+        if (prev == n) return usage(command, "--input '" + n + "' is given twice");
+      out->inputs.emplace_back(n, file);
+    } else if (name == "--shape") {
+      std::string n, dims;
+      if (!split_assignment(value, &n, &dims)) return usage(command, "--shape wants NAME=DIMS such as x=1x3x224x224, got '" + value + "'");
+      auto s = parse_dims(dims);
+      if (!s) return usage(command, "--shape '" + value + "': dims must be positive integers joined by 'x'");
+      for (const auto& [prev, sh] : out->shapes)
+        if (prev == n) return usage(command, "--shape '" + n + "' is given twice");
+      out->shapes.emplace_back(n, *s);
+    } else if (name == "--save-outputs") {
+      out->save_outputs = value;
+    }
+  }
+  if (out->help) return std::nullopt;
+  if (out->model.empty()) return usage(command, "no model given");
+  return std::nullopt;
+}
+
+}  // namespace quench::cli

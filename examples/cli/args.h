@@ -1,0 +1,49 @@
+// Command-line options of `quench inspect` and `quench run`, parsed strictly: an unknown flag,
+// a missing value or a malformed number is a usage error (exit code 2).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "quench/types.h"
+
+namespace quench::cli {
+
+// Exit codes: 0 success, 1 a runtime failure (the model, the engine, a file), 2 bad usage.
+inline constexpr int kExitOk = 0, kExitRuntime = 1, kExitUsage = 2;
+
+// A failure that ends the command: its one-line message and exit code.
+struct CliError {
+  int exit_code = kExitRuntime;
+  std::string message;
+};
+
+struct Options {
+  std::string command;  // "inspect" or "run"
+  std::string model;
+  bool help = false;
+  bool json = false;
+  std::optional<int64_t> batch;
+  std::string backend = "cpu";
+  std::string precision = "fp32";
+  int64_t iterations = 20;
+  int64_t warmup = 3;
+  uint64_t seed = 0;
+  std::vector<std::pair<std::string, std::string>> inputs;  // --input NAME=FILE.npy, in order
+  std::vector<std::pair<std::string, Shape>> shapes;        // --shape NAME=1x3x224x224
+  std::string save_outputs;                                  // --save-outputs DIR
+};
+
+// Parses the arguments after the command word. Fills `out` or returns a usage error.
+std::optional<CliError> parse_options(const std::string& command, std::span<const std::string> args, Options* out);
+
+// "1x3x224x224" (or "1,3,224,224"): dims >= 1. nullopt when malformed.
+std::optional<Shape> parse_dims(const std::string& s);
+// A whole string as a decimal integer in [lo, hi].
+std::optional<int64_t> parse_int(const std::string& s, int64_t lo, int64_t hi);
+
+}  // namespace quench::cli

@@ -1,0 +1,81 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/util.h"
+
+namespace quench::cli {
+
+int report_error(const std::string& command, const CliError& e) {
+  const std::string prefix = command.empty() ? "quench" : "quench " + command;
+  if (e.exit_code == kExitUsage)
+    std::fprintf(stderr, "%s: %s\n", prefix.c_str(), one_line(e.message).c_str());
+  else
+    std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), one_line(e.message).c_str());
+  return e.exit_code;
+}
+
+std::optional<CliError> load_model(const Options& o, Model* out) {
+  auto m = load_onnx(o.model);
+  if (!m.ok()) return CliError{kExitRuntime, "cannot load '" + o.model + "': " + m.status().to_string()};
+  *out = std::move(m).value();
+  return std::nullopt;
+}
+
+std::optional<CliError> check_input_names(const Options& o, const Model& m) {
+  auto known = [&](const std::string& name) {
+    for (const auto& in : m.inputs())
+      if (in.name == name) return true;
+    return false;
+  };
+  std::string list;
+  for (const auto& in : m.inputs()) list += (list.empty() ? "'" : ", '") + in.name + "'";
+  if (list.empty()) list = "none";
+  for (const auto& [name, s] : o.shapes)
+    if (!known(name))
+      return CliError{kExitUsage, "--shape names '" + name + "', which is not a model input (inputs: " + list + ")"};
+  for (const auto& [name, f] : o.inputs)
+    if (!known(name))
+      return CliError{kExitUsage, "--input names '" + name + "', which is not a model input (inputs: " + list + ")"};
+  return std::nullopt;
+}
+
+std::optional<CliError> make_build_options(const Options& o, int64_t fallback_batch, BuildOptions* out,
+                                           bool* explicit_batch) {
+  BuildOptions b;
+  b.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
+  b.precision = o.precision == "fp16" ? Precision::kFP16 : o.precision == "int8" ? Precision::kINT8 : Precision::kFP32;
+  int64_t batch = fallback_batch;
+  *explicit_batch = false;
+  if (o.batch) {
+    batch = *o.batch;
+    *explicit_batch = true;
+  } else if (!o.shapes.empty()) {
+    batch = o.shapes.front().second.front();
+    *explicit_batch = true;
+  }
+  for (const auto& [name, s] : o.shapes) {
+    if (s.front() != batch)
+      return CliError{kExitUsage, "--shape " + name + "=" + shape_str(s) + " has leading (batch) dim " +
+                                      std::to_string(s.front()) + " but the batch is " + std::to_string(batch)};
+    b.input_shapes[name] = s;
+  }
+  b.max_batch = static_cast<int>(batch);
+  *out = std::move(b);
+  return std::nullopt;
+}
+
+std::optional<CliError> check_batch(const std::vector<TensorInfo>& inputs, int64_t asked, bool explicit_batch,
+                                    int64_t* effective) {
+  *effective = 1;
+  if (inputs.empty() || inputs.front().shape.empty()) return std::nullopt;
+  *effective = inputs.front().shape.front();
+  if (explicit_batch && *effective != asked)
+    return CliError{kExitUsage, "model input '" + inputs.front().name + "' has a fixed batch of " +
+                                    std::to_string(*effective) + ", so batch " + std::to_string(asked) +
+                                    " cannot be used (export the model with a dynamic batch dim)"};
+  return std::nullopt;
+}
+
+std::string describe(const TensorInfo& t) { return std::string(dtype_name(t.dtype)) + " " + shape_str(t.shape); }
+
+}  // namespace quench::cli

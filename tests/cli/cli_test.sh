@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `quench` tool on the tiny models in tests/data/:
+#   cli_test.sh PATH/TO/quench PATH/TO/tests/data
+# Checks that reports parse as JSON and hold the right numbers, that outputs saved as .npy
+# read back in numpy with the right shape and match a numpy re-computation of the model, and
+# that every bad invocation exits non-zero with one line on stderr.
+set -uo pipefail
+quench="$1"
+data="$2"
+py=/usr/bin/python3  # Debian's interpreter, which has numpy (a pyenv python3 may not)
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# run_cli EXPECTED_EXIT -- ARGS...: runs quench, leaves stdout/stderr in $work/out, $work/err.
+run_cli() {
+  local want="$1"; shift
+  "$quench" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  if [[ $rc != "$want" ]]; then
+    fail "quench $* exited $rc, expected $want; stderr: $(head -c 600 "$work/err")"
+    return 1
+  fi
+  return 0
+}
+
+# expect_error EXIT NEEDLE ARGS...: a failure with exactly one line on stderr containing NEEDLE.
+expect_error() {
+  local want="$1" needle="$2"; shift 2
+  run_cli "$want" "$@" || return
+  local lines
+  lines=$(wc -l <"$work/err")
+  [[ $lines == 1 ]] || fail "quench $*: $lines lines on stderr, expected 1: $(cat "$work/err")"
+  grep -qF -- "$needle" "$work/err" || fail "quench $*: stderr lacks '$needle': $(cat "$work/err")"
+  [[ -s $work/out ]] && fail "quench $*: wrote to stdout on error: $(head -c 300 "$work/out")"
+  return 0
+}
+
+# check_py 'python code' FILE...: runs a numpy check; the code sees sys.argv.
+check_py() {
+  local code="$1"; shift
+  "$py" -c "import json, sys; import numpy as np
+$code" "$@" || fail "python check failed: $code"
+}
+
+cnn="$data/tiny_cnn.onnx"
+dyn="$data/tiny_dynamic.onnx"
+
+# --- help and usage -----------------------------------------------------------------------
+run_cli 0 --help && grep -q "usage: quench COMMAND" "$work/out" || fail "--help"
+run_cli 0 help && grep -q "inspect" "$work/out" || fail "help"
+run_cli 0 help run && grep -q -- "--iterations N" "$work/out" && grep -q -- "--save-outputs DIR" "$work/out" || fail "help run"
+run_cli 0 run --help && grep -q -- "--warmup N" "$work/out" || fail "run --help"
+run_cli 0 help inspect && grep -q -- "--batch N" "$work/out" || fail "help inspect"
+run_cli 2 || fail "no arguments"
+expect_error 2 "unknown command 'frobnicate'" frobnicate "$cnn"
+expect_error 2 "no help for unknown command" help frobnicate
+expect_error 2 "not available yet" profile "$cnn"
+
+# --- inspect --------------------------------------------------------------------------------
+# Hand count at batch 1: conv 2*4*8*8*27 + 256 bias = 14080, relu 256, gap 256, flatten 0,
+# gemm 2*5*4 + 5 = 45: 14637 FLOPs. Parameters 108 + 4 + 20 + 5 = 137.
+if run_cli 0 inspect "$cnn"; then
+  grep -q "14.64 K per run of batch 1" "$work/out" || fail "inspect text FLOPs: $(cat "$work/out")"
+  grep -Eq "^  Conv +1$" "$work/out" || fail "inspect text histogram"
+  grep -q "parameters  137 (548 B)" "$work/out" || fail "inspect text parameters"
+fi
+if run_cli 0 inspect "$cnn" --json --batch 2; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+assert r["total_flops"] == 2 * 14637, r["total_flops"]
+assert r["parameters"] == 137 and r["parameter_bytes"] == 548
+assert r["batch"] == 2
+assert r["inputs"][0] == {"name": "x", "dtype": "float32", "shape": [2, 3, 8, 8]}, r["inputs"]
+assert [l["op_type"] for l in r["layers"]] == ["Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm"]
+assert [l["flops"] for l in r["layers"]] == [2 * 14080, 2 * 256, 2 * 256, 0, 2 * 45]
+assert r["layers"][0]["inputs"][1] == {"name": "w1", "dtype": "float32", "shape": [4, 3, 3, 3], "constant": True}
+assert r["op_histogram"] == {"Conv": 1, "Relu": 1, "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1}
+assert r["opsets"] == {"ai.onnx": 13} and r["producer"] == "quench-test"
+' "$work/out"
+fi
+expect_error 1 "'x' has unknown dim 2 ('L')" inspect "$dyn"
+if run_cli 0 inspect "$dyn" --shape x=3x4x7 --json; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+assert r["batch"] == 3
+outs = {o["name"]: o["shape"] for o in r["outputs"]}
+assert outs == {"abs \"q\"\\\t\u00e9": [3, 4, 7], "gathered": [3, 3, 2]}, outs
+' "$work/out"
+fi
+
+# --- run ------------------------------------------------------------------------------------
+if run_cli 0 run "$cnn" --json --batch 2 --iterations 7 --warmup 2 --seed 5 --save-outputs "$work/saved"; then
+  cp "$work/out" "$work/run1.json"
+  check_py '
+r = json.load(open(sys.argv[1]))
+assert r["backend"] == "cpu" and r["precision"] == "fp32" and r["batch"] == 2 and r["seed"] == 5
+assert r["device"].startswith("cpu: ")
+L = r["latency_ms"]
+assert L["count"] == 7 and r["iterations"] == 7 and r["warmup"] == 2
+assert 0 < L["min"] <= L["p50"] <= L["p90"] <= L["p99"] <= L["max"], L
+assert L["min"] <= L["mean"] <= L["max"] and L["stddev"] >= 0
+assert abs(L["p99_over_p50"] - L["p99"] / L["p50"]) < 1e-9
+assert abs(r["throughput"]["inferences_per_s"] - 2 * 1000 / L["mean"]) < 1e-6 * r["throughput"]["inferences_per_s"]
+(o,) = r["outputs"]
+assert o["name"] == "logits/out:0" and o["shape"] == [2, 5] and o["dtype"] == "float32"
+a = np.load(o["saved"])
+assert o["saved"].endswith("/logits_out_0.npy"), o["saved"]
+assert a.shape == (2, 5) and a.dtype == np.float32, (a.shape, a.dtype)
+assert np.allclose(a.ravel()[:5], o["first"], rtol=0, atol=0)
+assert abs(a.min() - o["min"]) == 0 and abs(a.max() - o["max"]) == 0 and abs(a.mean() - o["mean"]) < 1e-6
+' "$work/out"
+fi
+# Same seed, same outputs; another seed, other outputs.
+if run_cli 0 run "$cnn" --json --batch 2 --iterations 1 --warmup 0 --seed 5; then
+  check_py 'a, b = (json.load(open(f))["outputs"][0]["first"] for f in sys.argv[1:]); assert a == b, (a, b)' \
+    "$work/run1.json" "$work/out"
+fi
+if run_cli 0 run "$cnn" --json --batch 2 --iterations 1 --warmup 0 --seed 6; then
+  check_py 'a, b = (json.load(open(f))["outputs"][0]["first"] for f in sys.argv[1:]); assert a != b, (a, b)' \
+    "$work/run1.json" "$work/out"
+fi
+run_cli 0 run "$cnn" --iterations 3 && grep -q "p99/p50" "$work/out" && grep -q "^device      cpu: " "$work/out" &&
+  grep -q "^batch       1$" "$work/out" && grep -q "inferences/s" "$work/out" || fail "run text report: $(cat "$work/out")"
+
+# --input: the engine's output equals numpy's computation of the same model on the same input;
+# the batch (3) comes from the file.
+"$py" - "$work" <<'EOF' || fail "writing input.npy"
+import sys, numpy as np
+rng = np.random.default_rng(1)
+np.save(sys.argv[1] + "/in.npy", rng.standard_normal((3, 3, 8, 8)).astype(np.float32))
+np.save(sys.argv[1] + "/in64.npy", rng.standard_normal((3, 3, 8, 8)))  # float64: converted
+np.save(sys.argv[1] + "/bad_shape.npy", np.zeros((3, 3, 8, 9), np.float32))
+np.save(sys.argv[1] + "/ints.npy", np.zeros((1, 3, 8, 8), np.int32))
+np.save(sys.argv[1] + "/fortran.npy", np.asfortranarray(np.zeros((3, 4), np.float32)))  # written fortran_order True
+EOF
+reference='
+import onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[3])
+W = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in m.graph.initializer}
+x = np.load(sys.argv[2]).astype(np.float32).astype(np.float64)
+xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+conv = np.zeros((x.shape[0], 4, 8, 8))
+for i in range(3):
+  for j in range(3):
+    conv += np.einsum("nchw,oc->nohw", xp[:, :, i:i + 8, j:j + 8], W["w1"][:, :, i, j])
+conv += W["b1"][None, :, None, None]
+f = np.maximum(conv, 0).mean(axis=(2, 3))
+ref = f @ W["w2"].T + W["b2"]
+r = json.load(open(sys.argv[1]))
+assert r["batch"] == 3 and r["inputs"][0]["source"] == sys.argv[2], r["inputs"]
+got = np.load(r["outputs"][0]["saved"])
+assert got.shape == (3, 5), got.shape
+err = np.abs(got - ref).max()
+assert err < 1e-5, err
+'
+if "$py" -c "import onnx" 2>/dev/null; then
+  if run_cli 0 run "$cnn" --json --input "x=$work/in.npy" --iterations 1 --save-outputs "$work/ref"; then
+    check_py "$reference" "$work/out" "$work/in.npy" "$cnn"
+  fi
+  if run_cli 0 run "$cnn" --json --input "x=$work/in64.npy" --iterations 1 --save-outputs "$work/ref64"; then
+    grep -q "converted from float64 to float32" "$work/err" || fail "float64 input: no conversion note"
+    check_py "$reference" "$work/out" "$work/in64.npy" "$cnn"
+  fi
+else
+  echo "note: python3-onnx is not installed: the numpy re-computation of tiny_cnn is skipped" >&2
+fi
+
+# Dynamic dims: --shape gives them; int64 indices are drawn in range for the 10-row table.
+expect_error 1 "'x' has unknown dim 2 ('L')" run "$dyn"
+if run_cli 0 run "$dyn" --shape x=2x4x3 --json --iterations 2 --save-outputs "$work/dyn"; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+outs = {o["name"]: o for o in r["outputs"]}
+a = outs["abs \"q\"\\\t\u00e9"]
+assert a["shape"] == [2, 4, 3] and a["min"] >= 0 and a["max"] <= 1, a
+assert a["saved"].endswith("/abs__q_____.npy"), a["saved"]
+g = np.load(outs["gathered"]["saved"])
+assert g.shape == (2, 3, 2)
+assert (g[..., 1] == g[..., 0] + 1).all() and (g[..., 0] % 2 == 0).all() and g.min() >= 0 and g.max() <= 19, g
+assert [i["dtype"] for i in r["inputs"]] == ["float32", "int64"]
+' "$work/out"
+fi
+
+# A tensor name that is not valid UTF-8 (bytes patched into the file; the protobuf lengths
+# stay the same) still gives valid JSON, with U+FFFD in its place.
+"$py" -c '
+import sys
+b = open(sys.argv[1], "rb").read()
+assert b.count(b"gathered") >= 2
+open(sys.argv[2], "wb").write(b.replace(b"gathered", b"gath\xffred"))' "$dyn" "$work/bad_utf8.onnx" || fail "patching a model"
+if run_cli 0 run "$work/bad_utf8.onnx" --shape x=1x4x2 --json --iterations 1 --save-outputs "$work/utf8"; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+names = [o["name"] for o in r["outputs"]]
+assert "gath\ufffdred" in names, names
+assert any(o["saved"].endswith("/gath_red.npy") for o in r["outputs"])
+' "$work/out"
+fi
+
+# --- errors ---------------------------------------------------------------------------------
+expect_error 2 "unknown option '--frobnicate'" run "$cnn" --frobnicate
+expect_error 2 "unknown option '--iterations'" inspect "$cnn" --iterations 3
+expect_error 2 "no model given" run --iterations 3
+expect_error 2 "unexpected argument" run "$cnn" "$cnn"
+expect_error 2 "needs a value" run "$cnn" --batch
+expect_error 2 "--batch wants an integer >= 1" run "$cnn" --batch 0
+expect_error 2 "--iterations wants an integer >= 1" run "$cnn" --iterations 1e3
+expect_error 2 "--backend is cpu or cuda" run "$cnn" --backend tpu
+expect_error 2 "--precision is fp32, fp16 or int8" run "$cnn" --precision fp64
+expect_error 2 "dims must be positive integers" run "$cnn" --shape x=1x3xfoox8
+expect_error 2 "dims must be positive integers" run "$cnn" --shape x=1x0x8x8
+expect_error 2 "--shape wants NAME=DIMS" run "$cnn" --shape 1x3x8x8
+expect_error 2 "not a model input (inputs: 'x')" run "$cnn" --shape y=1x3x8x8
+expect_error 2 "not a model input" run "$cnn" --input "y=$work/in.npy"
+expect_error 2 "but the batch is 2" run "$cnn" --batch 2 --shape x=1x3x8x8
+expect_error 1 "cannot load" run "$work/no_such_model.onnx"
+head -c 3000 /dev/urandom >"$work/garbage.onnx"
+expect_error 1 "cannot load" run "$work/garbage.onnx"
+expect_error 1 "cannot load" inspect "$work/garbage.onnx"
+expect_error 1 "is not built yet" run "$cnn" --backend cuda
+expect_error 1 "fp32 only" run "$cnn" --precision fp16
+expect_error 1 "has shape [3,3,8,9] but the engine input is [3,3,8,8]" run "$cnn" --input "x=$work/bad_shape.npy" --batch 3
+expect_error 1 "holds int32 but the model input is float32" run "$cnn" --input "x=$work/ints.npy"
+expect_error 1 "not found" run "$cnn" --input "x=$work/missing.npy"
+expect_error 1 "Fortran" run "$cnn" --input "x=$work/fortran.npy"
+touch "$work/file"
+expect_error 1 "--save-outputs: cannot create directory" run "$cnn" --save-outputs "$work/file/sub"
+# An error in --json mode still goes to stderr as one line, with nothing on stdout.
+expect_error 1 "is not built yet" run "$cnn" --backend cuda --json
+
+if ((failures)); then
+  echo "cli_test: $failures failure(s)" >&2
+  exit 1
+fi
+echo "cli_test: all checks passed"

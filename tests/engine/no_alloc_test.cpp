@@ -1,0 +1,73 @@
+// A run allocates nothing once the context exists: operator new is counted across many runs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "engine/cpu_executor.h"
+#include "engine/shape_inference.h"
+
+namespace {
+std::atomic<int64_t> g_allocations{0};
+}
+
+// Counting replacements for the whole test binary; they only count, so other tests are unaffected.
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace quench {
+namespace {
+
+TEST(NoAllocation, CpuRunsAllocateNothingAfterTheFirst) {
+  auto g = std::make_shared<ir::Graph>();
+  g->opsets[""] = 17;
+  g->inputs = {"x"};
+  auto& x = g->get_or_add("x");
+  x.dtype = DType::kF32;
+  x.shape = {2, 256, 256};  // large enough that parallel_for splits the work
+  x.has_shape = true;
+  const char* ops[] = {"Relu", "Sigmoid", "Tanh", "Neg", "Abs"};
+  std::string prev = "x";
+  for (int i = 0; i < 5; ++i) {
+    ir::Node n;
+    n.name = "n" + std::to_string(i);
+    n.op_type = ops[i];
+    n.inputs = {prev};
+    n.outputs = {prev = "v" + std::to_string(i)};
+    g->nodes.push_back(n);
+  }
+  g->outputs = {prev};
+  ASSERT_TRUE(ir::validate(*g).ok());
+  ASSERT_TRUE(ir::bind_schemas(*g).ok());
+  ASSERT_TRUE(infer_shapes(*g, {}).ok());
+  auto ex = CpuExecutor::create(g);
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+
+  Tensor in = Tensor::zeros(DType::kF32, {2, 256, 256});
+  float* p = in.mutable_data_as<float>();
+  for (int64_t i = 0; i < in.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 2001 - 1000) / 500.0f;
+  TensorMap feeds{{"x", in}}, outs;
+  ASSERT_TRUE((*ex)->run(feeds, outs).ok());  // the first run may create the output tensors
+  const int64_t before = g_allocations.load();
+  bool all_ok = true;
+  for (int r = 0; r < 1000; ++r) all_ok = (*ex)->run(feeds, outs).ok() && all_ok;
+  const int64_t allocated = g_allocations.load() - before;  // read before gtest allocates
+  ASSERT_TRUE(all_ok);
+  EXPECT_EQ(allocated, 0) << "allocations during 1000 runs";
+  // And the result is real: Abs(Neg(Tanh(Sigmoid(Relu(x))))) at one element.
+  const double x0 = p[12345];
+  EXPECT_NEAR(outs[prev].value_as_double(12345), std::tanh(1 / (1 + std::exp(-std::max(0.0, x0)))), 1e-6);
+}
+
+}  // namespace
+}  // namespace quench
