@@ -64,6 +64,16 @@ Result<std::shared_ptr<const ir::Graph>> EngineImpl::graph_for_batch(int64_t bat
   return std::shared_ptr<const ir::Graph>(g);
 }
 
+Result<std::shared_ptr<const ExecutionPlan>> EngineImpl::plan_for_batch(int64_t batch) const {
+  QUENCH_ASSIGN(auto g, graph_for_batch(batch));
+  std::lock_guard<std::mutex> lk(plans_mu_);
+  if (auto it = plans_.find(batch); it != plans_.end()) return it->second;
+  QUENCH_ASSIGN(auto plan, make_execution_plan(std::move(g)));
+  auto shared = std::make_shared<const ExecutionPlan>(std::move(plan));
+  plans_[batch] = shared;
+  return shared;
+}
+
 Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.max_batch < 1) return error(StatusCode::kInvalidArgument, "max_batch must be at least 1, got ", opt.max_batch);
   if (opt.backend != Backend::kCpu)
@@ -76,8 +86,8 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   QUENCH_ASSIGN(auto g, impl->graph_for_batch(opt.max_batch));
   for (const auto& name : g->inputs) impl->inputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
   for (const auto& name : g->outputs) impl->outputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
-  QUENCH_ASSIGN(auto plan, make_execution_plan(g));
-  impl->memory = {plan.memory.arena_bytes, plan.memory.lower_bound_bytes, plan.memory.naive_bytes, plan.weights_bytes};
+  QUENCH_ASSIGN(auto plan, impl->plan_for_batch(opt.max_batch));
+  impl->memory = {plan->memory.arena_bytes, plan->memory.lower_bound_bytes, plan->memory.naive_bytes, plan->weights_bytes};
   Engine e;
   e.impl_ = std::move(impl);
   return e;
@@ -86,8 +96,8 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
 Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self) {
   auto c = std::make_unique<ContextImpl>();
   c->engine = std::move(self);
-  QUENCH_ASSIGN(auto g, c->engine->graph_for_batch(c->engine->options.max_batch));
-  QUENCH_ASSIGN(auto ex, CpuExecutor::create(g));
+  QUENCH_ASSIGN(auto plan, c->engine->plan_for_batch(c->engine->options.max_batch));
+  QUENCH_ASSIGN(auto ex, CpuExecutor::create(plan));
   c->executors[c->engine->options.max_batch] = std::move(ex);
   return Context(std::move(c));
 }
@@ -139,8 +149,8 @@ Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
   }
   auto& ex = impl_->executors[batch];
   if (!ex) {
-    QUENCH_ASSIGN(auto g, eng.graph_for_batch(batch));
-    QUENCH_ASSIGN(ex, CpuExecutor::create(g));
+    QUENCH_ASSIGN(auto plan, eng.plan_for_batch(batch));
+    QUENCH_ASSIGN(ex, CpuExecutor::create(plan));
   }
   return ex->run(inputs, outputs);
 }

@@ -26,12 +26,16 @@ struct EngineImpl {
   MemoryReport memory;
   // The graph inferred and folded at each batch size, built on first use.
   Result<std::shared_ptr<const ir::Graph>> graph_for_batch(int64_t batch) const;
+  // The execution plan at each batch size, made once and shared by every context.
+  Result<std::shared_ptr<const ExecutionPlan>> plan_for_batch(int64_t batch) const;
   static Result<Engine> make(const Model& m, const BuildOptions& opt);
   static Result<Context> make_context(std::shared_ptr<const EngineImpl> self);
 
  private:
   mutable std::mutex mu_;
   mutable std::map<int64_t, std::shared_ptr<const ir::Graph>> graphs_;
+  mutable std::mutex plans_mu_;
+  mutable std::map<int64_t, std::shared_ptr<const ExecutionPlan>> plans_;
 };
 
 struct ContextImpl {

@@ -6,9 +6,14 @@
 namespace quench {
 
 Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ir::Graph> g, const PlanOptions& opt) {
+  QUENCH_ASSIGN(auto plan, make_execution_plan(std::move(g), opt));
+  return create(std::make_shared<const ExecutionPlan>(std::move(plan)));
+}
+
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ExecutionPlan> plan) {
   auto ex = std::unique_ptr<CpuExecutor>(new CpuExecutor());
-  QUENCH_ASSIGN(ex->plan_, make_execution_plan(std::move(g), opt));
-  const ExecutionPlan& p = ex->plan_;
+  ex->plan_ = std::move(plan);
+  const ExecutionPlan& p = *ex->plan_;
   const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(p.memory.arena_bytes, kArenaAlignment));
   ex->arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
   if (!ex->arena_) return error(StatusCode::kOutOfMemory, "cannot allocate a host arena of ", arena_bytes, " bytes");
@@ -48,7 +53,7 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const i
 }
 
 Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
-  const ExecutionPlan& p = plan_;
+  const ExecutionPlan& p = *plan_;
   for (int v : p.inputs) {
     const PlannedValue& pv = p.values[v];
     auto it = inputs.find(pv.name);
@@ -59,11 +64,14 @@ Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
                    " but the engine expects ", dtype_name(pv.dtype), shape_str(pv.shape));
     if (t.bytes()) std::memcpy(arena_.get() + pv.offset, t.data(), t.bytes());
   }
-  for (const auto& [name, t] : inputs) {
-    const int v = p.find(name);
-    if (v < 0 || !p.values[v].graph_input)
-      return error(StatusCode::kInvalidArgument, "'", name, "' is not an input of this model");
-  }
+  // Every input was found above, so a larger map holds a name that is not an input; only
+  // then is it worth searching for it.
+  if (inputs.size() != p.inputs.size())
+    for (const auto& [name, t] : inputs) {
+      const int v = p.find(name);
+      if (v < 0 || !p.values[v].graph_input)
+        return error(StatusCode::kInvalidArgument, "'", name, "' is not an input of this model");
+    }
   for (const Step& s : steps_) {
     const ir::Node& n = *s.planned->node;
     QUENCH_TRY(n.schema->run_cpu(n, s.inputs, s.outputs, s.workspace));

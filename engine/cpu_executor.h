@@ -15,7 +15,9 @@ namespace quench {
 
 class CpuExecutor {
  public:
-  // `g` must be shape-inferred; the executor keeps it alive through the plan.
+  // Runs `plan`, which may be shared by several executors (each has its own arena).
+  static Result<std::unique_ptr<CpuExecutor>> create(std::shared_ptr<const ExecutionPlan> plan);
+  // Plans `g` (shape-inferred) for this executor alone.
   static Result<std::unique_ptr<CpuExecutor>> create(std::shared_ptr<const ir::Graph> g, const PlanOptions& opt = {});
 
   // Inputs are checked against the graph's shapes; outputs are (re)allocated when their
@@ -25,7 +27,7 @@ class CpuExecutor {
   // A value's tensor after the last run (for per-layer validation). An activation's bytes may
   // since have been reused by a later tensor, unless the plan was made without reuse.
   const Tensor* find_value(std::string_view name) const;
-  const ExecutionPlan& plan() const { return plan_; }
+  const ExecutionPlan& plan() const { return *plan_; }
 
  private:
   struct Step {
@@ -36,7 +38,7 @@ class CpuExecutor {
   struct FreeDeleter {
     void operator()(std::byte* p) const { std::free(p); }
   };
-  ExecutionPlan plan_;
+  std::shared_ptr<const ExecutionPlan> plan_;
   std::unique_ptr<std::byte, FreeDeleter> arena_;
   std::vector<Tensor> constants_;                        // aligned copies of unaligned weights
   std::map<std::string, Tensor, std::less<>> views_;     // every value, by name

@@ -143,7 +143,7 @@ Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment
   plan.arena_bytes = align_up(plan.arena_bytes, alignment);
 
   for (int i = 0; i < n; ++i) {
-    plan.offsets[i] = ts[i].bytes == 0 && member[i].buffer < 0 ? 0 : buffers[member[i].buffer].offset + member[i].offset;
+    plan.offsets[i] = buffers[member[i].buffer].offset + member[i].offset;  // every tensor has a buffer by now
     plan.naive_bytes += align_up(ts[i].bytes, alignment);
   }
 

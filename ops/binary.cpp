@@ -182,15 +182,6 @@ C arith(Op op, C a, C b) {
   }
 }
 
-// double -> integer T, truncating toward zero and saturating; nan gives 0.
-template <class T>
-T saturate_to(double v) {
-  if (v != v) return T{0};
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-  return static_cast<T>(v);
-}
-
 // Exact integer power, wrapping like repeated multiplication.
 template <class T>
 T int_pow(T base, int64_t e) {
@@ -225,7 +216,7 @@ T power(T x, E y) {
     return int_pow<T>(x, e);
   } else {
     const double r = std::pow(static_cast<double>(cx), static_cast<double>(cy));
-    if constexpr (std::is_integral_v<CT>) return saturate_to<T>(r);
+    if constexpr (std::is_integral_v<CT>) return saturate_cast<T>(r);
     else return from_compute<T>(r);
   }
 }

@@ -62,11 +62,7 @@ D convert(V v) {
   } else if constexpr (std::is_floating_point_v<D>) {
     return static_cast<D>(v);
   } else if constexpr (std::is_floating_point_v<V>) {
-    // Saturating truncation: casting an out-of-range float is undefined behaviour in C++.
-    if (v != v) return D{0};
-    if (v <= static_cast<V>(std::numeric_limits<D>::lowest())) return std::numeric_limits<D>::lowest();
-    if (v >= static_cast<V>(std::numeric_limits<D>::max())) return std::numeric_limits<D>::max();
-    return static_cast<D>(v);
+    return saturate_cast<D>(static_cast<double>(v));  // float -> double is exact
   } else {
     return static_cast<D>(v);  // integer to integer: modular since C++20
   }

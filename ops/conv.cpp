@@ -57,21 +57,8 @@ Shape output_shape(const ConvGeom& g) {
 }
 
 Status infer(const NodeDesc& n, std::span<const ValueDesc> in, std::span<ValueDesc> out) {
-  if (!dtype_is_float(in[0].dtype))
-    return error(StatusCode::kUnsupported, n.where(), ": input has element type ", dtype_name(in[0].dtype),
-                 "; Conv needs a floating type");
-  if (in[1].dtype != in[0].dtype)
-    return error(StatusCode::kInvalidArgument, n.where(), ": weight is ", dtype_name(in[1].dtype), " but input is ",
-                 dtype_name(in[0].dtype));
   QUENCH_ASSIGN(ConvGeom g, geometry(n, in[0].shape, in[1].shape));
-  if (in.size() > 2 && in[2].present) {
-    if (in[2].dtype != in[0].dtype)
-      return error(StatusCode::kInvalidArgument, n.where(), ": bias is ", dtype_name(in[2].dtype), " but input is ",
-                   dtype_name(in[0].dtype));
-    if (in[2].shape != Shape{g.out_ch})
-      return error(StatusCode::kShapeError, n.where(), ": bias has shape ", shape_str(in[2].shape), " but the weight has ",
-                   g.out_ch, " output channels");
-  }
+  QUENCH_TRY(check_conv_operands(n, in, g.out_ch));
   out[0].dtype = in[0].dtype;
   out[0].shape = output_shape(g);
   return check_output_size(n, out[0].shape, out[0].dtype);

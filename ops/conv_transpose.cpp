@@ -84,9 +84,7 @@ Result<Geom> geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
       }
       // Pads that make the output exactly `out` (negative when out is larger than `full`); the
       // odd one goes to the end for SAME_UPPER and to the beginning otherwise, per the spec.
-      const int64_t total = full - out, half = floor_div(total, 2);
-      win.pad_begin[d] = a.auto_pad == AutoPad::kSameUpper ? half : total - half;
-      win.pad_end[d] = total - win.pad_begin[d];
+      split_same_pads(full - out, a.auto_pad, win.pad_begin[d], win.pad_end[d]);
       win.out[d] = out;
       continue;
     }
@@ -104,21 +102,8 @@ Result<Geom> geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
 }
 
 Status infer(const NodeDesc& n, std::span<const ValueDesc> in, std::span<ValueDesc> out) {
-  if (!dtype_is_float(in[0].dtype))
-    return error(StatusCode::kUnsupported, n.where(), ": input has element type ", dtype_name(in[0].dtype),
-                 "; ConvTranspose needs a floating type");
-  if (in[1].dtype != in[0].dtype)
-    return error(StatusCode::kInvalidArgument, n.where(), ": weight is ", dtype_name(in[1].dtype), " but input is ",
-                 dtype_name(in[0].dtype));
   QUENCH_ASSIGN(Geom g, geometry(n, in[0].shape, in[1].shape));
-  if (in.size() > 2 && in[2].present) {
-    if (in[2].dtype != in[0].dtype)
-      return error(StatusCode::kInvalidArgument, n.where(), ": bias is ", dtype_name(in[2].dtype), " but input is ",
-                   dtype_name(in[0].dtype));
-    if (in[2].shape != Shape{g.out_ch})
-      return error(StatusCode::kShapeError, n.where(), ": bias has shape ", shape_str(in[2].shape), " but there are ",
-                   g.out_ch, " output channels");
-  }
+  QUENCH_TRY(check_conv_operands(n, in, g.out_ch));
   out[0].dtype = in[0].dtype;
   out[0].shape = {g.batch, g.out_ch};
   for (int d = 0; d < g.win.rank; ++d) out[0].shape.push_back(g.win.out[d]);

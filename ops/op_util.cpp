@@ -173,11 +173,7 @@ void store_value_as(double value, DType dtype, void* dst) {
     if constexpr (std::is_floating_point_v<T>) {
       t = static_cast<T>(value);
     } else {
-      // Saturate: a float outside T's range (or nan) would be undefined behaviour to cast.
-      const double lo = static_cast<double>(std::numeric_limits<T>::lowest());
-      const double hi = static_cast<double>(std::numeric_limits<T>::max());
-      t = value != value ? T{0} : value <= lo ? std::numeric_limits<T>::lowest()
-                                              : value >= hi ? std::numeric_limits<T>::max() : static_cast<T>(value);
+      t = saturate_cast<T>(value);
     }
     std::memcpy(dst, &t, sizeof(T));
   };

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -14,6 +15,17 @@ namespace quench::ops {
 
 // Ranks beyond this are refused, so index arithmetic can live in fixed arrays on the stack.
 inline constexpr int kMaxRank = 8;
+
+// double -> integer T, truncating toward zero and saturating at T's range; NaN gives 0.
+// (Casting an out-of-range double is undefined behaviour in C++, and ONNX leaves it open.)
+template <class T>
+T saturate_cast(double v) {
+  static_assert(std::is_integral_v<T>);
+  if (v != v) return T{0};
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
 using Index = std::array<int64_t, kMaxRank>;
 
 // Maps a possibly negative axis into [0, rank); error names the node.

@@ -161,15 +161,6 @@ void visit_reduced(const Layout& L, int64_t base, F&& f) {
 template <class C>
 C wrap(uint64_t v) { return static_cast<C>(v); }  // modular since C++20
 
-// double -> integer T, truncating toward zero and saturating; nan gives 0.
-template <class T>
-T saturate_to(double v) {
-  if (v != v) return T{0};
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-  return static_cast<T>(v);
-}
-
 // One output element: the reduction of x at the offsets visit_reduced yields from `base`.
 template <class T>
 T reduce_one(Kind k, const T* x, const Layout& L, int64_t base) {
@@ -225,14 +216,14 @@ T reduce_one(Kind k, const T* x, const Layout& L, int64_t base) {
           s += u;
         });
         break;
-      case Kind::kL2: each([&](T v) { d += static_cast<double>(v) * static_cast<double>(v); }); return saturate_to<T>(std::sqrt(d));
-      case Kind::kLogSum: each([&](T v) { d += static_cast<double>(v); }); return saturate_to<T>(std::log(d));
+      case Kind::kL2: each([&](T v) { d += static_cast<double>(v) * static_cast<double>(v); }); return saturate_cast<T>(std::sqrt(d));
+      case Kind::kLogSum: each([&](T v) { d += static_cast<double>(v); }); return saturate_cast<T>(std::log(d));
       case Kind::kLogSumExp: {
         double m = -std::numeric_limits<double>::infinity();
         each([&](T v) { m = std::max(m, static_cast<double>(v)); });
-        if (std::isinf(m)) return saturate_to<T>(m);
+        if (std::isinf(m)) return saturate_cast<T>(m);
         each([&](T v) { d += std::exp(static_cast<double>(v) - m); });
-        return saturate_to<T>(m + std::log(d));
+        return saturate_cast<T>(m + std::log(d));
       }
       default: break;
     }

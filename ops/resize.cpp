@@ -411,11 +411,7 @@ T to_output(double v) {
   if constexpr (std::is_floating_point_v<T>) {
     return static_cast<T>(v);
   } else {
-    if (!(v == v)) return T{0};
-    v = std::nearbyint(v);
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-    return static_cast<T>(v);
+    return saturate_cast<T>(std::nearbyint(v));
   }
 }
 

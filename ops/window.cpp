@@ -110,9 +110,7 @@ Result<Window> resolve_window(const NodeDesc& n, const WindowAttrs& a, std::span
       // the odd one going to the end (SAME_UPPER) or to the beginning (SAME_LOWER).
       const int64_t out = ceil_div(in, s);
       const int64_t total = std::max<int64_t>(0, (out - 1) * s + ek - in);
-      const int64_t half = total / 2;
-      win.pad_begin[d] = a.auto_pad == AutoPad::kSameUpper ? half : total - half;
-      win.pad_end[d] = total - win.pad_begin[d];
+      split_same_pads(total, a.auto_pad, win.pad_begin[d], win.pad_end[d]);
       win.out[d] = out;
       continue;
     }
@@ -141,6 +139,24 @@ Status check_output_size(const NodeDesc& n, const Shape& shape, DType dtype) {
   if (count < 0 || count > limit)
     return error(StatusCode::kShapeError, n.where(), ": output shape ", shape_str(shape),
                  " is too large to allocate (more than 2^40 bytes)");
+  return {};
+}
+
+Status check_conv_operands(const NodeDesc& n, std::span<const ValueDesc> in, int64_t out_ch) {
+  if (!dtype_is_float(in[0].dtype))
+    return error(StatusCode::kUnsupported, n.where(), ": input has element type ", dtype_name(in[0].dtype), "; ",
+                 n.op_type, " needs a floating type");
+  if (in[1].dtype != in[0].dtype)
+    return error(StatusCode::kInvalidArgument, n.where(), ": weight is ", dtype_name(in[1].dtype), " but input is ",
+                 dtype_name(in[0].dtype));
+  if (in.size() > 2 && in[2].present) {
+    if (in[2].dtype != in[0].dtype)
+      return error(StatusCode::kInvalidArgument, n.where(), ": bias is ", dtype_name(in[2].dtype), " but input is ",
+                   dtype_name(in[0].dtype));
+    if (in[2].shape != Shape{out_ch})
+      return error(StatusCode::kShapeError, n.where(), ": bias has shape ", shape_str(in[2].shape), " but there are ",
+                   out_ch, " output channels");
+  }
   return {};
 }
 

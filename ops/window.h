@@ -50,8 +50,20 @@ Status check_output_size(const NodeDesc& n, const Shape& shape, DType dtype);
 // enough that sums and products of a few of them stay inside int64.
 inline constexpr int64_t kMaxWindowValue = int64_t{1} << 40;
 
+// Conv-family operands: a floating input, a weight of the same type, and an optional bias of
+// that type with shape [out_ch]. Errors name the node.
+Status check_conv_operands(const NodeDesc& n, std::span<const ValueDesc> in, int64_t out_ch);
+
 // Integer division rounding toward -inf / +inf; b > 0.
 inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+// Splits `total` padding (negative crops) the way auto_pad SAME_* does: the odd one goes to the
+// end for SAME_UPPER and to the beginning for SAME_LOWER.
+inline void split_same_pads(int64_t total, AutoPad mode, int64_t& begin, int64_t& end) {
+  const int64_t half = floor_div(total, 2);
+  begin = mode == AutoPad::kSameUpper ? half : total - half;
+  end = total - begin;
+}
 
 }  // namespace quench::ops

@@ -7,18 +7,12 @@
 
 #include "engine/cpu_executor.h"
 #include "engine/shape_inference.h"
+#include "tests/ops/op_test_util.h"
 
 namespace quench {
 namespace {
 
-ir::Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out) {
-  ir::Node n;
-  n.name = std::move(name);
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
+using testing::node;
 
 // x -> Relu -> a -> Sigmoid -> b ; x -> Neg -> c ; Concat(b, c, axis 1) -> d -> Tanh -> y
 std::shared_ptr<ir::Graph> branchy_graph() {
@@ -84,6 +78,22 @@ TEST(ExecutionPlan, PlannedRunMatchesUnplannedRun) {
     EXPECT_NEAR(y1.value_as_double(i), want, 1e-6) << i;
     EXPECT_EQ(y1.value_as_double(i), y2.value_as_double(i)) << i;
   }
+}
+
+TEST(ExecutionPlan, RunRefusesWrongInputsByName) {
+  auto ex = CpuExecutor::create(branchy_graph());
+  ASSERT_TRUE(ex.ok());
+  Tensor x = Tensor::zeros(DType::kF32, {1, 5, 3});
+  TensorMap out;
+  Status extra = (*ex)->run({{"x", x}, {"bogus", x}}, out);
+  ASSERT_FALSE(extra.ok());
+  EXPECT_NE(extra.message().find("'bogus' is not an input"), std::string::npos) << extra.message();
+  Status missing = (*ex)->run({{"a", x}}, out);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("input 'x' was not given"), std::string::npos) << missing.message();
+  Status shape = (*ex)->run({{"x", Tensor::zeros(DType::kF32, {1, 5, 4})}}, out);
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.message().find("'x'"), std::string::npos) << shape.message();
 }
 
 }  // namespace

@@ -136,10 +136,7 @@ std::vector<PlanTensor> random_dag(std::mt19937_64& rng) {
       const int out = static_cast<int>(ts.size()) - 1;
       int64_t off = 0;
       for (int in : ins) {
-        if (sliced[in] || ts[in].first_step == 0) {  // graph inputs stay where the caller put them
-          off += 0;
-          continue;
-        }
+        if (sliced[in] || ts[in].first_step == 0) continue;  // graph inputs stay where the caller put them
         ts[in].slice_of = out;
         ts[in].slice_offset = off;
         sliced[in] = true;

@@ -2,18 +2,12 @@
 
 #include "engine/ir/graph.h"
 #include "engine/shape_inference.h"
+#include "tests/ops/op_test_util.h"
 
 namespace quench {
 namespace {
 
-ir::Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out) {
-  ir::Node n;
-  n.name = std::move(name);
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
+using testing::node;
 
 ir::Graph relu_chain() {
   ir::Graph g;

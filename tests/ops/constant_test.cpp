@@ -8,19 +8,6 @@
 namespace quench::testing {
 namespace {
 
-std::vector<Tensor> ok_run(const OpRun& r) {
-  auto out = run_op_folded(r);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  return out.ok() ? *out : std::vector<Tensor>(1);
-}
-
-void expect_error_naming_node(const OpRun& r, StatusCode code) {
-  auto out = run_op_folded(r);
-  ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), code) << out.status().to_string();
-  EXPECT_NE(out.status().message().find(r.op_type + " node 'node0'"), std::string::npos) << out.status().message();
-}
-
 OpRun constant_node(std::string attr, ops::Attribute a) {
   OpRun r = make_run("Constant", {});
   r.attrs.set(std::move(attr), std::move(a));

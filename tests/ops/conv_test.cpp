@@ -306,7 +306,7 @@ TEST(Conv, ShapeAndAttributeErrors) {
   }
   {  // bias of the wrong length, weight of the wrong rank, input without spatial dims
     OpRun r = make_run("Conv", {{x}, {f32_random({2, 4, 3, 3}, 2)}, {f32({3}, {1, 2, 3})}});
-    EXPECT_NE(message_of(r).find("bias has shape [3] but the weight has 2 output channels"), std::string::npos)
+    EXPECT_NE(message_of(r).find("bias has shape [3] but there are 2 output channels"), std::string::npos)
         << message_of(r);
     EXPECT_NE(message_of(make_run("Conv", {{x}, {f32_random({2, 4, 3}, 2)}})).find("same rank"), std::string::npos);
     EXPECT_NE(message_of(make_run("Conv", {{f32_random({2, 4}, 1)}, {f32_random({2, 4}, 2)}})).find("[N, C, spatial"),

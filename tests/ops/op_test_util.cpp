@@ -9,6 +9,16 @@
 
 namespace quench::testing {
 
+ir::Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out) {
+  ir::Node n;
+  n.name = std::move(name);
+  n.op_type = std::move(op);
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  return n;
+}
+
+
 Result<std::vector<Tensor>> run_op(const OpRun& r) {
   auto g = std::make_shared<ir::Graph>();
   g->opsets[""] = r.opset;
@@ -41,6 +51,9 @@ Result<std::vector<Tensor>> run_op(const OpRun& r) {
   QUENCH_TRY(ir::validate(*g));
   QUENCH_TRY(ir::bind_schemas(*g));
   QUENCH_TRY(infer_shapes(*g, {}));
+  // As build() does: a node whose inputs are all constant was evaluated by infer_shapes (which
+  // runs its CPU reference) and leaves the graph, its output now a constant.
+  remove_folded_nodes(*g);
   QUENCH_ASSIGN(auto ex, CpuExecutor::create(g));
   TensorMap outs;
   QUENCH_TRY(ex->run(feeds, outs));
@@ -140,45 +153,17 @@ std::vector<uint16_t> values_bits16(const Tensor& t) {
   return v;
 }
 
-Result<std::vector<Tensor>> run_op_folded(const OpRun& r) {
-  auto g = std::make_shared<ir::Graph>();
-  g->opsets[""] = r.opset;
-  ir::Node n;
-  n.name = "node0";
-  n.op_type = r.op_type;
-  n.attrs = r.attrs;
-  TensorMap feeds;
-  for (size_t i = 0; i < r.inputs.size(); ++i) {
-    const OpInput& in = r.inputs[i];
-    if (!in.value.defined()) { n.inputs.push_back(""); continue; }
-    std::string name = "in" + std::to_string(i);
-    n.inputs.push_back(name);
-    ir::Value& v = g->get_or_add(name);
-    if (in.constant) {
-      v.constant = in.value;
-    } else {
-      v.dtype = in.value.dtype();
-      v.shape = in.value.shape();
-      v.has_shape = true;
-      g->inputs.push_back(name);
-      feeds[name] = in.value;
-    }
-  }
-  for (int i = 0; i < r.outputs; ++i) {
-    n.outputs.push_back("out" + std::to_string(i));
-    g->outputs.push_back(n.outputs.back());
-  }
-  g->nodes.push_back(std::move(n));
-  QUENCH_TRY(ir::validate(*g));
-  QUENCH_TRY(ir::bind_schemas(*g));
-  QUENCH_TRY(infer_shapes(*g, {}));
-  remove_folded_nodes(*g);
-  QUENCH_ASSIGN(auto ex, CpuExecutor::create(g));
-  TensorMap outs;
-  QUENCH_TRY(ex->run(feeds, outs));
-  std::vector<Tensor> result;
-  for (const auto& name : g->outputs) result.push_back(outs[name]);
-  return result;
+std::vector<Tensor> ok_run(const OpRun& r) {
+  auto out = run_op(r);
+  EXPECT_TRUE(out.ok()) << out.status().to_string();
+  return out.ok() ? *out : std::vector<Tensor>(1);
+}
+
+void expect_error_naming_node(const OpRun& r, StatusCode code) {
+  auto out = run_op(r);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), code) << out.status().to_string();
+  EXPECT_NE(out.status().message().find(r.op_type + " node 'node0'"), std::string::npos) << out.status().message();
 }
 
 }  // namespace quench::testing

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/ir/graph.h"
 #include "ops/attributes.h"
 #include "quench/tensor.h"
 
@@ -26,6 +27,13 @@ struct OpRun {
 };
 
 Result<std::vector<Tensor>> run_op(const OpRun& r);
+// run_op that must succeed (a failure is reported; one undefined tensor comes back).
+std::vector<Tensor> ok_run(const OpRun& r);
+// run_op that must fail with `code`, naming the node ("<op> node 'node0'").
+void expect_error_naming_node(const OpRun& r, StatusCode code);
+
+// A node for hand-built graphs.
+ir::Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out);
 
 // Attribute builders.
 ops::Attribute attr_int(int64_t v);
@@ -73,8 +81,5 @@ Tensor typed(DType dtype, Shape shape, std::vector<double> values);
 Tensor bits16(DType dtype, Shape shape, std::vector<uint16_t> bits);
 std::vector<uint16_t> values_bits16(const Tensor& t);
 
-// As run_op, but nodes whose outputs were folded at build time are removed before running, as
-// quench::build does, so an op whose inputs are all constants (Constant, Range...) can be run.
-Result<std::vector<Tensor>> run_op_folded(const OpRun& r);
 
 }  // namespace quench::testing

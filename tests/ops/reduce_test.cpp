@@ -8,19 +8,6 @@
 namespace quench::testing {
 namespace {
 
-std::vector<Tensor> ok_run(const OpRun& r) {
-  auto out = run_op(r);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  return out.ok() ? *out : std::vector<Tensor>(1);
-}
-
-void expect_error_naming_node(const OpRun& r, StatusCode code) {
-  auto out = run_op(r);
-  ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), code) << out.status().to_string();
-  EXPECT_NE(out.status().message().find(r.op_type + " node 'node0'"), std::string::npos) << out.status().message();
-}
-
 // x = [[1, 2, 3], [4, 5, 6]]
 Tensor x23() { return f32({2, 3}, {1, 2, 3, 4, 5, 6}); }
 

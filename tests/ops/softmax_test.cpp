@@ -7,12 +7,6 @@
 namespace quench::testing {
 namespace {
 
-std::vector<Tensor> ok_run(const OpRun& r) {
-  auto out = run_op(r);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  return out.ok() ? *out : std::vector<Tensor>(1);
-}
-
 void expect_near(const std::vector<float>& got, const std::vector<double>& want, double tol = 1e-6) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
