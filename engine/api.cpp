@@ -1,6 +1,13 @@
 // The public API (include/quench/quench.h) over the IR, shape inference and the CPU executor.
 #include "engine/api_impl.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/batch_graph.h"
+#include "engine/optimizer/optimizer.h"
 #include "loaders/onnx/onnx_reader.h"
+#include "loaders/qplan/qplan.h"
 
 namespace quench {
 
@@ -36,42 +43,28 @@ Result<Model> ModelImpl::make(ir::Model m) {
   return model;
 }
 
-Result<std::shared_ptr<const ir::Graph>> EngineImpl::graph_for_batch(int64_t batch) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (auto it = graphs_.find(batch); it != graphs_.end()) return it->second;
-  auto g = std::make_shared<ir::Graph>(model->model.graph);
-  InferOptions io;
-  io.batch = batch;
-  for (const auto& [name, shape] : options.input_shapes) {
-    Shape s = shape;
-    if (!s.empty()) s[0] = batch;
-    io.input_shapes[name] = s;
-  }
-  // Inputs declared with a static batch dim other than 1 keep it; others take `batch`.
-  for (const auto& name : g->inputs) {
-    ir::Value& v = *g->find(name);
-    if (!io.input_shapes.count(name) && v.has_shape && !v.shape.empty() && batch != options.max_batch &&
-        v.shape[0] == options.max_batch) {
-      Shape s = v.shape;
-      s[0] = batch;
-      io.input_shapes[name] = s;
-      v.shape[0] = -1;
-    }
-  }
-  QUENCH_TRY(infer_shapes(*g, io).with_context(model->model.source));
-  remove_folded_nodes(*g);
-  graphs_[batch] = g;
-  return std::shared_ptr<const ir::Graph>(g);
+Result<std::shared_ptr<const ExecutionPlan>> EngineImpl::plan_for_batch(int64_t batch) const {
+  if (batch < 1 || batch > static_cast<int64_t>(plans.size()))
+    return error(StatusCode::kOutOfRange, "batch ", batch, " is outside 1..", plans.size(), " (the engine's max_batch)");
+  if (!plans[batch - 1])
+    return error(StatusCode::kInvalidArgument, "the model fixes its batch at ", plans.size(), "; batch ", batch,
+                 " cannot run (export it with a dynamic batch dim)");
+  return plans[batch - 1];
 }
 
-Result<std::shared_ptr<const ExecutionPlan>> EngineImpl::plan_for_batch(int64_t batch) const {
-  QUENCH_ASSIGN(auto g, graph_for_batch(batch));
-  std::lock_guard<std::mutex> lk(plans_mu_);
-  if (auto it = plans_.find(batch); it != plans_.end()) return it->second;
-  QUENCH_ASSIGN(auto plan, make_execution_plan(std::move(g)));
-  auto shared = std::make_shared<const ExecutionPlan>(std::move(plan));
-  plans_[batch] = shared;
-  return shared;
+Status EngineImpl::finish() {
+  if (plans.empty() || static_cast<int64_t>(plans.size()) != options.max_batch || !plans.back())
+    return error(StatusCode::kInternal, "engine has ", plans.size(), " plans for max_batch ", options.max_batch);
+  const ExecutionPlan& top = *plans.back();
+  const ir::Graph& g = *top.graph;
+  inputs.clear();
+  outputs.clear();
+  for (const auto& name : g.inputs) inputs.push_back({name, g.find(name)->dtype, g.find(name)->shape});
+  for (const auto& name : g.outputs) outputs.push_back({name, g.find(name)->dtype, g.find(name)->shape});
+  memory = {top.memory.arena_bytes, top.memory.lower_bound_bytes, top.memory.naive_bytes, top.weights_bytes};
+  for (const auto& p : plans)
+    if (p) memory.arena_bytes = std::max(memory.arena_bytes, p->memory.arena_bytes);
+  return {};
 }
 
 Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
@@ -81,13 +74,36 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.precision != Precision::kFP32)
     return error(StatusCode::kUnsupported, "the cpu backend runs fp32 only, not ", precision_name(opt.precision));
   auto impl = std::make_shared<EngineImpl>();
-  impl->model = std::shared_ptr<const ModelImpl>(m.impl_);
   impl->options = opt;
-  QUENCH_ASSIGN(auto g, impl->graph_for_batch(opt.max_batch));
-  for (const auto& name : g->inputs) impl->inputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
-  for (const auto& name : g->outputs) impl->outputs.push_back({name, g->find(name)->dtype, g->find(name)->shape});
-  QUENCH_ASSIGN(auto plan, impl->plan_for_batch(opt.max_batch));
-  impl->memory = {plan->memory.arena_bytes, plan->memory.lower_bound_bytes, plan->memory.naive_bytes, plan->weights_bytes};
+  impl->source = m.source();
+  impl->keep_alive = m.impl_;
+  // The optimizer runs once, so that weights it creates are shared by every batch's graph.
+  const ir::Graph* source_graph = &m.impl().model.graph;
+  ir::Graph optimized;
+  if (opt.optimize) {
+    optimized = *source_graph;
+    QUENCH_TRY(optimize_graph(optimized, OptimizeOptions::from(opt), nullptr).with_context(impl->source));
+    source_graph = &optimized;
+  }
+  // Every batch is planned now, so that no run does lazy work and a plan file holds them all;
+  // a model with a fixed batch has a plan at max_batch only.
+  const bool open = batch_is_open(*source_graph);
+  for (int64_t b = 1; b <= opt.max_batch; ++b) {
+    if (!open && b < opt.max_batch) {
+      impl->plans.push_back(nullptr);
+      continue;
+    }
+    auto specialized = opt.optimize ? specialize_optimized(*source_graph, opt, b, impl->source, nullptr)
+                                    : specialize_for_batch(*source_graph, opt, b, impl->source);
+    QUENCH_ASSIGN(auto g, std::move(specialized));
+    QUENCH_ASSIGN(auto plan, make_execution_plan(std::move(g)));
+    impl->plans.push_back(std::make_shared<const ExecutionPlan>(std::move(plan)));
+  }
+  QUENCH_TRY(impl->finish());
+  return wrap(std::move(impl));
+}
+
+Engine EngineImpl::wrap(std::shared_ptr<const EngineImpl> impl) {
   Engine e;
   e.impl_ = std::move(impl);
   return e;
@@ -96,9 +112,18 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
 Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self) {
   auto c = std::make_unique<ContextImpl>();
   c->engine = std::move(self);
-  QUENCH_ASSIGN(auto plan, c->engine->plan_for_batch(c->engine->options.max_batch));
-  QUENCH_ASSIGN(auto ex, CpuExecutor::create(plan));
-  c->executors[c->engine->options.max_batch] = std::move(ex);
+  const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(c->engine->memory.arena_bytes, kArenaAlignment));
+  c->arena.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
+  if (!c->arena) return error(StatusCode::kOutOfMemory, "cannot allocate a context arena of ", arena_bytes, " bytes");
+  // Poison: a read of bytes no step wrote shows up as NaN (0xFF..) rather than a plausible 0.
+  std::memset(c->arena.get(), 0xFF, arena_bytes);
+  for (const auto& plan : c->engine->plans) {
+    std::unique_ptr<CpuExecutor> ex;
+    if (plan) {
+      QUENCH_ASSIGN(ex, CpuExecutor::create(plan, c->arena.get(), static_cast<int64_t>(arena_bytes)));
+    }
+    c->executors.push_back(std::move(ex));
+  }
   return Context(std::move(c));
 }
 
@@ -127,6 +152,22 @@ const BuildOptions& Engine::options() const { return impl_->options; }
 const MemoryReport& Engine::memory() const { return impl_->memory; }
 Result<Context> Engine::create_context() const { return detail::EngineImpl::make_context(impl_); }
 
+Status Engine::save(const std::string& path) const {
+  const auto& e = *impl_;
+  return loaders::write_qplan(path, {e.options, e.source, e.plans, nullptr});
+}
+
+Result<Engine> Engine::load(const std::string& path) {
+  QUENCH_ASSIGN(auto bundle, loaders::read_qplan(path));
+  auto impl = std::make_shared<detail::EngineImpl>();
+  impl->options = bundle.options;
+  impl->source = bundle.source;
+  impl->plans = std::move(bundle.plans);
+  impl->keep_alive = std::move(bundle.keep_alive);
+  QUENCH_TRY(impl->finish().with_context(path));
+  return detail::EngineImpl::wrap(std::move(impl));
+}
+
 Result<Engine> build(const Model& model, const BuildOptions& options) { return detail::EngineImpl::make(model, options); }
 
 Context::Context(std::unique_ptr<detail::ContextImpl> impl) : impl_(std::move(impl)) {}
@@ -147,11 +188,8 @@ Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
     if (batch < 1 || batch > eng.options.max_batch)
       batch = eng.options.max_batch;  // let the executor report the shape mismatch
   }
-  auto& ex = impl_->executors[batch];
-  if (!ex) {
-    QUENCH_ASSIGN(auto plan, eng.plan_for_batch(batch));
-    QUENCH_ASSIGN(ex, CpuExecutor::create(plan));
-  }
+  const auto& ex = impl_->executors[batch - 1];
+  if (!ex) return eng.plan_for_batch(batch).status();  // a fixed-batch model: says which batch it has
   return ex->run(inputs, outputs);
 }
 

@@ -1,14 +1,11 @@
 // What the public handles (Model, Engine, Context) hold.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "engine/cpu_executor.h"
 #include "engine/execution_plan.h"
 #include "engine/ir/graph.h"
-#include "engine/shape_inference.h"
 #include "quench/quench.h"
 
 namespace quench::detail {
@@ -19,28 +16,35 @@ struct ModelImpl {
   static Result<Model> make(ir::Model m);
 };
 
+// Everything build() decides, made once and read-only afterwards, so contexts on many
+// threads share it without locks.
 struct EngineImpl {
-  std::shared_ptr<const ModelImpl> model;
   BuildOptions options;
+  std::string source;  // the model file, for messages
   std::vector<TensorInfo> inputs, outputs;
   MemoryReport memory;
-  // The graph inferred and folded at each batch size, built on first use.
-  Result<std::shared_ptr<const ir::Graph>> graph_for_batch(int64_t batch) const;
-  // The execution plan at each batch size, made once and shared by every context.
-  Result<std::shared_ptr<const ExecutionPlan>> plan_for_batch(int64_t batch) const;
-  static Result<Engine> make(const Model& m, const BuildOptions& opt);
-  static Result<Context> make_context(std::shared_ptr<const EngineImpl> self);
+  // plans[b - 1] runs batch b; every plan fits in one arena of memory.arena_bytes.
+  std::vector<std::shared_ptr<const ExecutionPlan>> plans;
+  // Whatever the weight tensors view (the mapped model or plan file) stays alive with them;
+  // this only documents the owner for a reader of a core dump.
+  std::shared_ptr<const void> keep_alive;
 
- private:
-  mutable std::mutex mu_;
-  mutable std::map<int64_t, std::shared_ptr<const ir::Graph>> graphs_;
-  mutable std::mutex plans_mu_;
-  mutable std::map<int64_t, std::shared_ptr<const ExecutionPlan>> plans_;
+  Result<std::shared_ptr<const ExecutionPlan>> plan_for_batch(int64_t batch) const;
+  // Fills inputs, outputs and memory from the plans.
+  Status finish();
+  static Result<Engine> make(const Model& m, const BuildOptions& opt);
+  static Engine wrap(std::shared_ptr<const EngineImpl> impl);
+  static Result<Context> make_context(std::shared_ptr<const EngineImpl> self);
 };
 
 struct ContextImpl {
+  struct FreeDeleter {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
   std::shared_ptr<const EngineImpl> engine;
-  std::map<int64_t, std::unique_ptr<CpuExecutor>> executors;  // by batch
+  // One arena for every batch size: the executors take turns in it.
+  std::unique_ptr<std::byte, FreeDeleter> arena;
+  std::vector<std::unique_ptr<CpuExecutor>> executors;  // [b - 1], made at creation
 };
 
 }  // namespace quench::detail

@@ -1,6 +1,7 @@
 #include "engine/cpu_executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace quench {
@@ -10,15 +11,24 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const i
   return create(std::make_shared<const ExecutionPlan>(std::move(plan)));
 }
 
-Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ExecutionPlan> plan) {
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const ExecutionPlan> plan, std::byte* arena,
+                                                         int64_t arena_capacity) {
   auto ex = std::unique_ptr<CpuExecutor>(new CpuExecutor());
   ex->plan_ = std::move(plan);
   const ExecutionPlan& p = *ex->plan_;
-  const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(p.memory.arena_bytes, kArenaAlignment));
-  ex->arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
-  if (!ex->arena_) return error(StatusCode::kOutOfMemory, "cannot allocate a host arena of ", arena_bytes, " bytes");
-  // Poison: a read of bytes no step wrote shows up as NaN (0xFF..) rather than a plausible 0.
-  std::memset(ex->arena_.get(), 0xFF, arena_bytes);
+  if (arena) {
+    if (arena_capacity < p.memory.arena_bytes || reinterpret_cast<uintptr_t>(arena) % kArenaAlignment != 0)
+      return error(StatusCode::kInvalidArgument, "the arena given holds ", arena_capacity, " bytes at alignment ",
+                   kArenaAlignment, "; the plan needs ", p.memory.arena_bytes);
+    ex->arena_ = arena;
+  } else {
+    const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(p.memory.arena_bytes, kArenaAlignment));
+    ex->owned_arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
+    if (!ex->owned_arena_) return error(StatusCode::kOutOfMemory, "cannot allocate a host arena of ", arena_bytes, " bytes");
+    ex->arena_ = ex->owned_arena_.get();
+    // Poison: a read of bytes no step wrote shows up as NaN (0xFF..) rather than a plausible 0.
+    std::memset(ex->arena_, 0xFF, arena_bytes);
+  }
 
   std::vector<void*> data(p.values.size(), nullptr);
   ex->constants_.reserve(p.values.size());
@@ -30,7 +40,7 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const E
       data[v] = const_cast<void*>(c.data());
       ex->views_[pv.name] = c;
     } else {
-      data[v] = ex->arena_.get() + pv.offset;
+      data[v] = ex->arena_ + pv.offset;
       ex->views_[pv.name] = Tensor::view(pv.dtype, pv.shape, data[v], nullptr);
     }
   }
@@ -44,7 +54,7 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const E
   };
   for (const PlannedStep& ps : p.steps) {
     if (ps.elided) continue;
-    Step s{&ps, {}, {}, ps.workspace_offset >= 0 ? ex->arena_.get() + ps.workspace_offset : nullptr};
+    Step s{&ps, {}, {}, ps.workspace_offset >= 0 ? ex->arena_ + ps.workspace_offset : nullptr};
     for (int v : ps.inputs) s.inputs.push_back(view_of(v));
     for (int v : ps.outputs) s.outputs.push_back(view_of(v));
     ex->steps_.push_back(std::move(s));
@@ -52,7 +62,16 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(std::shared_ptr<const E
   return ex;
 }
 
-Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
+namespace {
+
+Status run_one(const ir::Node& n, std::span<const ops::TensorView> in, std::span<const ops::TensorView> out, void* ws) {
+  return n.schema->run_cpu(n, in, out, ws);
+}
+
+}  // namespace
+
+template <class RunStep>
+Status CpuExecutor::run_with(const TensorMap& inputs, TensorMap& outputs, RunStep&& run_step) {
   const ExecutionPlan& p = *plan_;
   for (int v : p.inputs) {
     const PlannedValue& pv = p.values[v];
@@ -62,7 +81,7 @@ Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
     if (t.dtype() != pv.dtype || t.shape() != pv.shape)
       return error(StatusCode::kInvalidArgument, "input '", pv.name, "' is ", dtype_name(t.dtype()), shape_str(t.shape()),
                    " but the engine expects ", dtype_name(pv.dtype), shape_str(pv.shape));
-    if (t.bytes()) std::memcpy(arena_.get() + pv.offset, t.data(), t.bytes());
+    if (t.bytes()) std::memcpy(arena_ + pv.offset, t.data(), t.bytes());
   }
   // Every input was found above, so a larger map holds a name that is not an input; only
   // then is it worth searching for it.
@@ -72,10 +91,7 @@ Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
       if (v < 0 || !p.values[v].graph_input)
         return error(StatusCode::kInvalidArgument, "'", name, "' is not an input of this model");
     }
-  for (const Step& s : steps_) {
-    const ir::Node& n = *s.planned->node;
-    QUENCH_TRY(n.schema->run_cpu(n, s.inputs, s.outputs, s.workspace));
-  }
+  for (size_t i = 0; i < steps_.size(); ++i) QUENCH_TRY(run_step(steps_[i], i));
   for (int v : p.outputs) {
     const PlannedValue& pv = p.values[v];
     const Tensor& src = views_.at(pv.name);
@@ -84,6 +100,27 @@ Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
     if (src.bytes()) std::memcpy(out.mutable_data(), src.data(), src.bytes());
   }
   return {};
+}
+
+Status CpuExecutor::run(const TensorMap& inputs, TensorMap& outputs) {
+  return run_with(inputs, outputs, [](const Step& s, size_t) {
+    return run_one(*s.planned->node, s.inputs, s.outputs, s.workspace);
+  });
+}
+
+Status CpuExecutor::run_profiled(const TensorMap& inputs, TensorMap& outputs, std::span<StepTime> times) {
+  if (times.size() != steps_.size())
+    return error(StatusCode::kInvalidArgument, "run_profiled needs one time slot per executed step (", steps_.size(),
+                 "), got ", times.size());
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
+  return run_with(inputs, outputs, [&](const Step& s, size_t i) {
+    const Clock::time_point a = Clock::now();
+    Status st = run_one(*s.planned->node, s.inputs, s.outputs, s.workspace);
+    const Clock::time_point b = Clock::now();
+    times[i] = {std::chrono::duration<double>(a - t0).count(), std::chrono::duration<double>(b - a).count()};
+    return st;
+  });
 }
 
 const Tensor* CpuExecutor::find_value(std::string_view name) const {

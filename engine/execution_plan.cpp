@@ -43,6 +43,29 @@ bool concat_elidable(const ExecutionPlan& p, const PlannedStep& s, const std::ve
   return true;
 }
 
+// Each value's producing step (-1 for inputs and constants) and its live range in the
+// planner's step numbering: inputs from 0, step i's outputs from i + 1, outputs to the end.
+struct Lifetimes {
+  std::vector<int> producer, first, last;
+};
+
+Lifetimes lifetimes_of(const ExecutionPlan& p) {
+  const size_t nv = p.values.size();
+  Lifetimes l{std::vector<int>(nv, -1), std::vector<int>(nv, 0), std::vector<int>(nv, 0)};
+  const int nsteps = static_cast<int>(p.steps.size());
+  for (int i = 0; i < nsteps; ++i) {
+    for (int v : p.steps[i].inputs)
+      if (v >= 0) l.last[v] = std::max(l.last[v], i + 1);
+    for (int v : p.steps[i].outputs)
+      if (v >= 0) {
+        l.producer[v] = i;
+        l.first[v] = l.last[v] = i + 1;
+      }
+  }
+  for (int v : p.outputs) l.last[v] = nsteps + 1;
+  return l;
+}
+
 }  // namespace
 
 int ExecutionPlan::find(std::string_view name) const {
@@ -85,23 +108,15 @@ Result<ExecutionPlan> make_execution_plan(std::shared_ptr<const ir::Graph> gp, c
   }
 
   const int nsteps = static_cast<int>(g.nodes.size());
-  const int end_step = nsteps + 1;
-  std::vector<int> producer(p.values.size(), -1);  // step index into p.steps
-  std::vector<int> first(p.values.size(), 0), last(p.values.size(), 0);
   for (int i = 0; i < nsteps; ++i) {
     const ir::Node& n = g.nodes[i];
     PlannedStep s;
     s.node = &n;
     for (const auto& in : n.inputs) s.inputs.push_back(id(in));
     for (const auto& out : n.outputs) s.outputs.push_back(id(out));
-    for (int v : s.inputs)
-      if (v >= 0) last[v] = std::max(last[v], i + 1);
     for (int v : s.outputs)
-      if (v >= 0) {
-        if (p.values[v].constant) return error(StatusCode::kInternal, n.where(), " writes constant '", p.values[v].name, "'");
-        producer[v] = i;
-        first[v] = last[v] = i + 1;
-      }
+      if (v >= 0 && p.values[v].constant)
+        return error(StatusCode::kInternal, n.where(), " writes constant '", p.values[v].name, "'");
     if (n.schema->workspace_bytes) {
       std::vector<ops::ValueDesc> ins, outs;
       for (int v : s.inputs) ins.push_back(desc_of(p, v));
@@ -110,7 +125,7 @@ Result<ExecutionPlan> make_execution_plan(std::shared_ptr<const ir::Graph> gp, c
     }
     p.steps.push_back(std::move(s));
   }
-  for (int v : p.outputs) last[v] = end_step;
+  const auto [producer, first, last] = lifetimes_of(p);
 
   // In place: output 0 over input 0 when the op allows it and input 0 dies here.
   for (int i = 0; i < nsteps && opt.in_place; ++i) {
@@ -132,8 +147,8 @@ Result<ExecutionPlan> make_execution_plan(std::shared_ptr<const ir::Graph> gp, c
     PlanTensor t;
     t.name = p.values[v].name;
     t.bytes = p.values[v].bytes;
-    t.first_step = first[v];
-    t.last_step = last[v];
+    t.first_step = opt.reuse_memory ? first[v] : 0;
+    t.last_step = opt.reuse_memory ? last[v] : nsteps + 1;
     tensor_of[v] = static_cast<int>(ts.size());
     ts.push_back(std::move(t));
   }
@@ -184,6 +199,103 @@ Result<ExecutionPlan> make_execution_plan(std::shared_ptr<const ir::Graph> gp, c
   for (int i = 0; i < nsteps; ++i)
     if (ws_tensor[i] >= 0) p.steps[i].workspace_offset = p.memory.offsets[ws_tensor[i]];
   return p;
+}
+
+}  // namespace quench
+
+namespace quench {
+
+Status check_execution_plan(const ExecutionPlan& p) {
+  const ir::Graph& g = *p.graph;
+  const int nv = static_cast<int>(p.values.size());
+  const int64_t arena = p.memory.arena_bytes;
+  if (p.steps.size() != g.nodes.size())
+    return error(StatusCode::kInternal, "plan has ", p.steps.size(), " steps for ", g.nodes.size(), " nodes");
+  for (int v : p.inputs)
+    if (v < 0 || v >= nv) return error(StatusCode::kInternal, "plan input index ", v, " out of range");
+  for (int v : p.outputs)
+    if (v < 0 || v >= nv) return error(StatusCode::kInternal, "plan output index ", v, " out of range");
+  for (const PlannedValue& pv : p.values) {
+    const ir::Value* gv = g.find(pv.name);
+    if (!gv || gv->dtype != pv.dtype || gv->shape != pv.shape || !gv->shape_is_static())
+      return error(StatusCode::kInternal, "value '", pv.name, "' differs between the plan and its graph");
+    if (dtype_size(pv.dtype) == 0 || pv.bytes != shape_numel(pv.shape) * static_cast<int64_t>(dtype_size(pv.dtype)))
+      return error(StatusCode::kInternal, "value '", pv.name, "' has ", pv.bytes, " bytes for ", dtype_name(pv.dtype),
+                   shape_str(pv.shape));
+    if (pv.constant) {
+      if (pv.constant != &gv->constant || pv.constant->dtype() != pv.dtype || pv.constant->shape() != pv.shape)
+        return error(StatusCode::kInternal, "constant '", pv.name, "' does not match its value");
+    } else if (pv.bytes > 0 && (pv.offset < 0 || pv.offset > arena - pv.bytes)) {
+      return error(StatusCode::kInternal, "value '", pv.name, "' at ", pv.offset, "+", pv.bytes,
+                   " leaves the arena of ", arena, " bytes");
+    }
+  }
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PlannedStep& s = p.steps[i];
+    const ir::Node& n = g.nodes[i];
+    if (s.node != &n || !n.schema) return error(StatusCode::kInternal, "step ", i, " is not node '", n.name, "'");
+    auto same = [&](const std::vector<int>& idx, const std::vector<std::string>& names) {
+      if (idx.size() != names.size()) return false;
+      for (size_t k = 0; k < idx.size(); ++k) {
+        if (idx[k] < -1 || idx[k] >= nv) return false;
+        if ((idx[k] < 0) != names[k].empty() || (idx[k] >= 0 && p.values[idx[k]].name != names[k])) return false;
+      }
+      return true;
+    };
+    if (!same(s.inputs, n.inputs) || !same(s.outputs, n.outputs))
+      return error(StatusCode::kInternal, n.where(), ": the plan's operands are not the node's");
+    // The op's own shape rule must give the shapes the plan holds, or its CPU run could
+    // read or write past a buffer.
+    std::vector<ops::ValueDesc> ins, outs(s.outputs.size()), want;
+    for (int v : s.inputs) ins.push_back(desc_of(p, v));
+    for (int v : s.outputs) want.push_back(desc_of(p, v));
+    QUENCH_TRY(n.schema->infer(n, ins, outs));
+    for (size_t k = 0; k < outs.size(); ++k)
+      if (want[k].present && (outs[k].dtype != want[k].dtype || outs[k].shape != want[k].shape))
+        return error(StatusCode::kInternal, n.where(), " output '", n.outputs[k], "' is ", dtype_name(want[k].dtype),
+                     shape_str(want[k].shape), " in the plan but ", dtype_name(outs[k].dtype), shape_str(outs[k].shape),
+                     " by its shape rule");
+    const int64_t need = n.schema->workspace_bytes ? static_cast<int64_t>(n.schema->workspace_bytes(n, ins, want)) : 0;
+    if (!s.elided && s.workspace_bytes < need)
+      return error(StatusCode::kInternal, n.where(), " has ", s.workspace_bytes, " workspace bytes; it needs ", need);
+    if (s.workspace_bytes > 0 && (s.workspace_offset < 0 || s.workspace_offset > arena - s.workspace_bytes))
+      return error(StatusCode::kInternal, n.where(), "'s workspace leaves the arena");
+    if (s.elided && n.op_type != "Concat") return error(StatusCode::kInternal, n.where(), " is marked elided");
+    if (s.in_place && (s.inputs.empty() || s.outputs.empty() || s.inputs[0] < 0 || s.outputs[0] < 0 ||
+                       !n.schema->in_place || p.values[s.inputs[0]].bytes != p.values[s.outputs[0]].bytes))
+      return error(StatusCode::kInternal, n.where(), " is marked in place but cannot be");
+  }
+
+  // Rebuild the planner's tensors from the decisions recorded in the plan and check them
+  // independently of the planner: alignment, bounds, no live overlap.
+  const Lifetimes l = lifetimes_of(p);
+  std::vector<PlanTensor> ts;
+  MemoryPlan mp = p.memory;
+  mp.offsets.clear();
+  std::vector<int> tensor_of(p.values.size(), -1);
+  for (int v = 0; v < nv; ++v) {
+    if (p.values[v].constant) continue;
+    tensor_of[v] = static_cast<int>(ts.size());
+    ts.push_back({p.values[v].name, p.values[v].bytes, l.first[v], l.last[v]});
+    mp.offsets.push_back(p.values[v].offset);
+  }
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PlannedStep& s = p.steps[i];
+    if (s.in_place) ts[tensor_of[s.outputs[0]]].reuse_of = tensor_of[s.inputs[0]];
+    if (s.elided)
+      for (int v : s.inputs) {
+        if (v < 0 || tensor_of[v] < 0 || s.outputs.size() != 1 || s.outputs[0] < 0)
+          return error(StatusCode::kInternal, s.node->where(), " is elided over a constant or missing input");
+        PlanTensor& t = ts[tensor_of[v]];
+        t.slice_of = tensor_of[s.outputs[0]];
+        t.slice_offset = p.values[v].offset - p.values[s.outputs[0]].offset;
+      }
+    if (s.workspace_bytes > 0 && !s.elided) {
+      ts.push_back({s.node->name + ":workspace", s.workspace_bytes, static_cast<int>(i) + 1, static_cast<int>(i) + 1});
+      mp.offsets.push_back(s.workspace_offset);
+    }
+  }
+  return verify_plan(ts, mp);
 }
 
 }  // namespace quench

@@ -37,6 +37,9 @@ struct PlannedStep {
 struct PlanOptions {
   bool in_place = true;         // elementwise outputs over dead inputs
   bool concat_in_place = true;  // Concat inputs placed in slices of the output
+  // false: every activation keeps its own bytes for the whole run, so all of them can be read
+  // after it (INT8 calibration collects every tensor's values).
+  bool reuse_memory = true;
 };
 
 struct ExecutionPlan {
@@ -53,5 +56,11 @@ struct ExecutionPlan {
 // Lifetimes come from the graph's node order (inputs live from step 0, outputs to the end;
 // step i+1 is node i). Graph inputs' and outputs' memory is never reused by another tensor.
 Result<ExecutionPlan> make_execution_plan(std::shared_ptr<const ir::Graph> g, const PlanOptions& opt = {});
+
+// Checks a plan that did not come from make_execution_plan (one read from a plan file)
+// without re-planning it: every operand matches its node, every op's shape rule gives the
+// recorded shapes, every tensor and workspace lies in the arena, and no two live tensors
+// overlap (verify_plan on the recorded decisions). Errors are kInternal, naming what differs.
+Status check_execution_plan(const ExecutionPlan& p);
 
 }  // namespace quench

@@ -1,6 +1,8 @@
 // quench: the command-line face of the engine, in the spirit of trtexec.
-//   quench inspect MODEL [--json] [--batch N] [--shape NAME=DIMS]
+//   quench inspect MODEL [--optimized] [--json] [--batch N] [--shape NAME=DIMS]
 //   quench run MODEL [--backend cpu|cuda] [--precision fp32] [--batch N] ...
+//   quench build MODEL -o FILE.qplan [--batch N] [--precision P]
+//   quench profile MODEL [--batch N] [--top N] [--json] [--trace out.json] [--plot out.png]
 // The commands live in examples/cli/; this file only dispatches.
 #include <cstdio>
 #include <cstring>
@@ -17,9 +19,11 @@ const char* const kMainUsage =
     "commands:\n"
     "  inspect   show a model's inputs, outputs, op histogram, parameters and per-layer FLOPs\n"
     "  run       build an engine and time it on random or given inputs\n"
+    "  profile   time every layer: FLOPs, bytes, achieved rates and what bounds it\n"
+    "  build     build an engine and save it as a plan file (.qplan) that 'run' loads in milliseconds\n"
     "  help      'quench help COMMAND' shows a command's options\n"
     "\n"
-    "build, validate and profile are not available yet.\n"
+    "validate is not available yet.\n"
     "Exit codes: 0 success, 1 a runtime failure, 2 bad usage.\n";
 
 const char* const kInspectUsage =
@@ -32,19 +36,24 @@ const char* const kInspectUsage =
     "options:\n"
     "  --batch N              batch to infer shapes at (default 1, or the --shape batch)\n"
     "  --shape NAME=DIMS      shape of an input whose dims the model leaves open, e.g. x=1x3x224x224\n"
+    "  --optimized            the graph after the optimizer's passes: what each pass did, which\n"
+    "                         nodes were fused into which, and kernel launches per inference\n"
+    "                         before and after\n"
     "  --json                 machine-readable report on stdout\n"
     "  --help                 this text\n";
 
 const char* const kRunUsage =
-    "usage: quench run MODEL [options]\n"
+    "usage: quench run MODEL|FILE.qplan [options]\n"
     "\n"
-    "Builds an engine, runs it --warmup times untimed and --iterations times timed (host\n"
-    "steady clock, per iteration), and reports latency min/mean/p50/p90/p99/max/stddev,\n"
-    "p99/p50, throughput and a summary of every output.\n"
+    "Builds an engine (or loads a plan file written by 'quench build'), runs it --warmup times\n"
+    "untimed and --iterations times timed (host steady clock, per iteration), and reports\n"
+    "latency min/mean/p50/p90/p99/max/stddev, p99/p50, throughput, the memory plan and a\n"
+    "summary of every output. With a plan file, --batch may be any batch up to the plan's.\n"
     "\n"
     "options:\n"
     "  --backend cpu|cuda     where to run (default cpu)\n"
     "  --precision P          fp32 | fp16 | int8 (default fp32)\n"
+    "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
     "  --batch N              batch size (default 1, or the batch of --shape / --input)\n"
     "  --iterations N         timed runs (default 20)\n"
     "  --warmup N             untimed runs first (default 3)\n"
@@ -56,11 +65,55 @@ const char* const kRunUsage =
     "  --json                 machine-readable report on stdout\n"
     "  --help                 this text\n";
 
+const char* const kBuildUsage =
+    "usage: quench build MODEL -o FILE.qplan [options]\n"
+    "\n"
+    "Builds an engine for batches 1..--batch (shape inference, folding and a memory plan for\n"
+    "every batch; the weights once) and writes it to a plan file. 'quench run FILE.qplan' and\n"
+    "quench::Engine::load map it back without re-inferring or re-planning anything.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE      the plan file to write (required)\n"
+    "  --backend cpu|cuda     the backend the plan is for (default cpu)\n"
+    "  --precision P          fp32 | fp16 | int8 (default fp32)\n"
+    "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --batch N              largest batch the engine runs (default 1, or the --shape batch)\n"
+    "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
+    "  --json                 machine-readable report on stdout\n"
+    "  --help                 this text\n";
+
+const char* const kProfileUsage =
+    "usage: quench profile MODEL [options]\n"
+    "\n"
+    "Times every layer of the engine (host steady clock around each step, in a separate\n"
+    "profiling run) and, interleaved with those runs, the whole model in plain runs. Reports\n"
+    "per layer its time in a typical run (and its median), share, FLOPs, minimum bytes moved,\n"
+    "achieved GFLOP/s and GB/s, and whether it is memory-, compute- or overhead-bound, with its\n"
+    "percentage of that ceiling (the device's ceilings are measured once per process; see\n"
+    "docs/profiling.md).\n"
+    "\n"
+    "options:\n"
+    "  --backend cpu|cuda     where to run (default cpu)\n"
+    "  --precision P          fp32 | fp16 | int8 (default fp32)\n"
+    "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --batch N              batch size (default 1, or the batch of --shape)\n"
+    "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
+    "  --iterations N         profiled and plain runs each (default 20)\n"
+    "  --warmup N             untimed runs of each kind first (default 3)\n"
+    "  --seed S               seed of the random inputs (default 0), as for 'quench run'\n"
+    "  --top N                layers in the table, slowest first (default 10)\n"
+    "  --json                 machine-readable report with every layer on stdout\n"
+    "  --trace FILE           Chrome/Perfetto trace: one slice per layer of the median run\n"
+    "  --plot FILE.png        roofline plot (scripts/roofline_plot.py; needs python3-matplotlib)\n"
+    "  --help                 this text\n";
+
 namespace {
 
 const char* usage_for(const std::string& command) {
   if (command == "inspect") return kInspectUsage;
   if (command == "run") return kRunUsage;
+  if (command == "profile") return kProfileUsage;
+  if (command == "build") return kBuildUsage;
   return nullptr;
 }
 
@@ -81,7 +134,7 @@ int main_impl(const std::vector<std::string>& args) {
     std::fputs(u, stdout);
     return kExitOk;
   }
-  if (command == "build" || command == "validate" || command == "profile")
+  if (command == "validate")
     return report_error("", {kExitUsage, "command '" + command + "' is not available yet (see 'quench --help')"});
   const char* u = usage_for(command);
   if (!u) return report_error("", {kExitUsage, "unknown command '" + command + "' (see 'quench --help')"});
@@ -93,6 +146,8 @@ int main_impl(const std::vector<std::string>& args) {
     std::fputs(u, stdout);
     return kExitOk;
   }
+  if (command == "profile") return profile_command(o);
+  if (command == "build") return build_command(o);
   return command == "inspect" ? inspect_command(o) : run_command(o);
 }
 

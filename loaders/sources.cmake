@@ -8,4 +8,7 @@ set(QUENCH_LOADER_SOURCES
   loaders/onnx/onnx_attribute.cpp
   loaders/onnx/onnx_graph.cpp
   loaders/onnx/onnx_reader.cpp
+  loaders/qplan/byte_io.cpp
+  loaders/qplan/qplan_writer.cpp
+  loaders/qplan/qplan_reader.cpp
 )

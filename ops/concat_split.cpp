@@ -20,13 +20,14 @@ int64_t prod(const Shape& s, size_t b, size_t e) {
 
 // ----------------------------------------------------------------------------------- Concat
 
+// Runs on every Concat step, so the node's name is only formatted on an error path.
 Result<int64_t> concat_axis(const NodeDesc& n, int64_t rank) {
-  const std::string w = n.where();
+  const Attribute* a = n.attrs.find("axis");
   // Opset 1 defaulted axis to 1; from opset 4 on it is required.
-  if (!n.attrs.has("axis") && !before(n, 4))
-    return error(StatusCode::kInvalidArgument, w, ": required attribute 'axis' is missing");
-  QUENCH_ASSIGN(int64_t axis, n.attrs.get_int("axis", 1, w));
-  return normalize_axis(axis, rank, n);
+  if (!a && !before(n, 4))
+    return error(StatusCode::kInvalidArgument, n.where(), ": required attribute 'axis' is missing");
+  if (a && a->kind != Attribute::Kind::kInt) return n.attrs.get_int("axis", 1, n.where()).status();
+  return normalize_axis(a ? a->i : 1, rank, n);
 }
 
 Status infer_concat(const NodeDesc& n, std::span<const ValueDesc> in, std::span<ValueDesc> out) {

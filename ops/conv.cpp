@@ -7,6 +7,7 @@
 // acc[i] += w * x[i * stride] that the compiler vectorizes.
 #include <algorithm>
 
+#include "ops/conv.h"
 #include "ops/op_util.h"
 #include "ops/parallel.h"
 #include "ops/registry.h"
@@ -18,20 +19,16 @@ namespace {
 // Output positions accumulated at once, per task, on the stack.
 constexpr int64_t kTile = 256;
 
-struct ConvGeom {
-  int64_t batch = 0, in_ch = 0, out_ch = 0, group = 1;
-  Window win;
-};
-
 // Checks the input and weight shapes against each other and the attributes; shared by infer
 // and run so both see the same geometry.
-Result<ConvGeom> geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
+// Spans, so that fused ops can pass an intermediate's dims from the stack.
+Result<ConvGeom> geometry(const NodeDesc& n, std::span<const int64_t> x, std::span<const int64_t> w) {
   if (x.size() < 3 || x.size() > kMaxRank)
-    return error(StatusCode::kShapeError, n.where(), ": input has shape ", shape_str(x),
+    return error(StatusCode::kShapeError, n.where(), ": input has shape ", shape_str(Shape(x.begin(), x.end())),
                  "; Conv needs [N, C, spatial...] with 1 to ", kMaxRank - 2, " spatial dims");
   if (w.size() != x.size())
-    return error(StatusCode::kShapeError, n.where(), ": weight has shape ", shape_str(w), " but input has rank ",
-                 x.size(), "; the weight must be [M, C/group, kernel...] of the same rank");
+    return error(StatusCode::kShapeError, n.where(), ": weight has shape ", shape_str(Shape(w.begin(), w.end())),
+                 " but input has rank ", x.size(), "; the weight must be [M, C/group, kernel...] of the same rank");
   ConvGeom g;
   QUENCH_ASSIGN(g.group, int_attr(n, "group", 1));
   if (g.group < 1) return error(StatusCode::kInvalidArgument, n.where(), ": group must be >= 1, got ", g.group);
@@ -45,8 +42,8 @@ Result<ConvGeom> geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
     return error(StatusCode::kShapeError, n.where(), ": weight has ", g.out_ch,
                  " output channels, which group ", g.group, " does not divide");
   const int rank = static_cast<int>(x.size()) - 2;
-  QUENCH_ASSIGN(WindowAttrs a, parse_window(n, rank, std::span<const int64_t>(w).subspan(2), false));
-  QUENCH_ASSIGN(g.win, resolve_window(n, a, std::span<const int64_t>(x).subspan(2)));
+  QUENCH_ASSIGN(WindowAttrs a, parse_window(n, rank, w.subspan(2), false));
+  QUENCH_ASSIGN(g.win, resolve_window(n, a, x.subspan(2)));
   return g;
 }
 
@@ -165,5 +162,33 @@ const OpSchema kSchemas[] = {
 }  // namespace
 
 std::span<const OpSchema> conv_schemas() { return kSchemas; }
+
+Result<ConvGeom> conv_geometry(const NodeDesc& n, std::span<const int64_t> x, std::span<const int64_t> w) {
+  return geometry(n, x, w);
+}
+
+ConvGeom pointwise_geometry(int64_t batch, int64_t in_ch, int64_t out_ch, std::span<const int64_t> spatial) {
+  ConvGeom g;
+  g.batch = batch;
+  g.in_ch = in_ch;
+  g.out_ch = out_ch;
+  g.win.rank = static_cast<int>(spatial.size());
+  for (int d = 0; d < g.win.rank; ++d) {
+    g.win.kernel[d] = g.win.stride[d] = g.win.dilation[d] = 1;
+    g.win.in[d] = g.win.out[d] = spatial[d];
+  }
+  return g;
+}
+
+Shape conv_output_shape(const ConvGeom& g) { return output_shape(g); }
+
+Status conv_forward(const NodeDesc& n, DType dtype, const ConvGeom& g, const void* x, const void* w, const void* b,
+                    void* y) {
+  return dispatch_float(dtype, n, [&](auto tag) -> Status {
+    using T = decltype(tag);
+    conv_cpu<T>(g, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(b), static_cast<T*>(y));
+    return {};
+  });
+}
 
 }  // namespace quench::ops

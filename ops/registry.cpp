@@ -30,6 +30,13 @@ const std::vector<const OpSchema*>& schema_list() {
 std::span<const OpSchema* const> all_schemas() { return schema_list(); }
 
 const OpSchema* find_schema(std::string_view op_type, std::string_view domain) {
+  if (domain == kQuenchDomain) {
+    for (auto family : {fused_conv_schemas, fused_gemm_schemas, quant_conv_schemas, quant_gemm_schemas,
+                        quant_convert_schemas})
+      for (const OpSchema& s : family())
+        if (s.op_type == op_type) return &s;
+    return nullptr;
+  }
   if (!domain.empty() && domain != "ai.onnx") return nullptr;
   for (const OpSchema* s : schema_list())
     if (s->op_type == op_type) return s;

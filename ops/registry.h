@@ -9,10 +9,14 @@
 
 namespace quench::ops {
 
-// nullptr when quench does not implement `op_type` in `domain` ("" or "ai.onnx").
+// The domain of quench's own ops (the optimizer's fused ops); never an ONNX exporter's.
+inline constexpr std::string_view kQuenchDomain = "quench";
+
+// nullptr when quench does not implement `op_type` in `domain` ("" or "ai.onnx", or
+// kQuenchDomain for the fused ops).
 const OpSchema* find_schema(std::string_view op_type, std::string_view domain);
 
-// Every schema of every family, in registry order.
+// Every schema of every ONNX-domain family, in registry order.
 std::span<const OpSchema* const> all_schemas();
 
 // One function per family file.
@@ -33,5 +37,12 @@ std::span<const OpSchema> slice_gather_schemas();  // ops/slice_gather.cpp: Slic
 std::span<const OpSchema> transpose_schemas();     // ops/transpose.cpp
 std::span<const OpSchema> constant_schemas();      // ops/constant.cpp: Constant ConstantOfShape Range
 std::span<const OpSchema> cast_schemas();          // ops/cast.cpp
+
+// Domain kQuenchDomain.
+std::span<const OpSchema> fused_conv_schemas();    // ops/fused_conv.cpp: FusedConv DwPwConv InvertedResidual
+std::span<const OpSchema> fused_gemm_schemas();    // ops/fused_gemm.cpp: FusedGemm FusedMatMul
+std::span<const OpSchema> quant_conv_schemas();    // ops/quant_conv.cpp: Int8Conv
+std::span<const OpSchema> quant_gemm_schemas();    // ops/quant_gemm.cpp: Int8Gemm Int8MatMul
+std::span<const OpSchema> quant_convert_schemas(); // ops/quant_convert.cpp: Int8Quantize Int8Dequantize
 
 }  // namespace quench::ops

@@ -5,4 +5,6 @@ set(QUENCH_OPS_SOURCES
   ops/batchnorm.cpp ops/pool.cpp ops/softmax.cpp ops/reduce.cpp ops/resize.cpp ops/pad.cpp
   ops/reshape.cpp ops/concat_split.cpp ops/slice_gather.cpp ops/transpose.cpp ops/constant.cpp
   ops/cast.cpp ops/window.cpp
+  ops/epilogue.cpp ops/fused_conv.cpp ops/fused_gemm.cpp
+  ops/quant_epilogue.cpp ops/quant_conv.cpp ops/quant_gemm.cpp ops/quant_convert.cpp
 )

@@ -7,17 +7,13 @@
 #include "ops/op_util.h"
 #include "ops/parallel.h"
 #include "ops/registry.h"
+#include "ops/unary.h"
 
 namespace quench::ops {
 namespace {
 
-enum class Fn { kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kElu, kSqrt, kErf,
-                kNeg, kAbs, kExp, kLog, kFloor, kCeil, kCopy };
-
-struct Params {
-  double alpha = 0, beta = 0, lo = -std::numeric_limits<double>::infinity(),
-         hi = std::numeric_limits<double>::infinity();
-};
+using Fn = UnaryFn;  // shared with the fused ops' epilogues (ops/unary.h)
+using Params = UnaryParams;
 
 Fn fn_of(std::string_view op) {
   static constexpr std::pair<std::string_view, Fn> kMap[] = {
@@ -156,5 +152,8 @@ const OpSchema kSchemas[] = {
 }  // namespace
 
 std::span<const OpSchema> unary_schemas() { return kSchemas; }
+
+UnaryFn unary_fn(std::string_view op_type) { return fn_of(op_type); }
+double unary_apply(UnaryFn f, double x, const UnaryParams& p) { return apply(f, x, p); }
 
 }  // namespace quench::ops

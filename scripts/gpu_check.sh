@@ -116,7 +116,7 @@ if [[ $built == 1 ]]; then
 
   # ---- compute-sanitizer on a subset ------------------------------------------------------------
   if [[ "${QUENCH_SANITIZE:-1}" == 1 ]] && command -v compute-sanitizer >/dev/null; then
-    filter='Epilogues/*m7_n1001_k72_relu_bias_res:Shapes/GemmTest.*m7_n1001_k144*:Shapes/GemmTest.*m1_n16_k8*:Epilogues/DepthwiseTest.*n1_h13_w11_c19_k5_s2_p2112_silu_bias_res:Shapes/DepthwiseTest.*n7_h15_w15_c17*:Shapes/DepthwiseTest.*n1_h7_w9_c40*:GpuTest.*'
+    filter='Epilogues/*m7_n1001_k72_relu_bias_res:Shapes/GemmTest.*m7_n1001_k144*:Shapes/GemmTest.*m1_n16_k8*:Epilogues/DepthwiseTest.*n1_h13_w11_c19_k5_s2_p2112_silu_bias_res:Shapes/DepthwiseTest.*n7_h15_w15_c17*:Shapes/DepthwiseTest.*n1_h7_w9_c40*:Shapes/ConvTest.*n2_10x10x12_to20*:Shapes/ConvTest.*n2_10x10x16_to24*:Shapes/ConvTest.*n7_5x5x8_to8*:GpuTest.*'
     : >"$work/sanitizer.log"
     for tool in memcheck racecheck; do
       if (( $(left) > 45 )); then

@@ -5,7 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 need=(cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
-      python3 python3-numpy python3-venv python3-pip)
+      python3 python3-numpy python3-venv python3-pip python3-matplotlib ccache)
 # The model zoo is exported by Debian's PyTorch; only the full test run needs it.
 if [[ "${QUENCH_WITH_TORCH:-1}" == 1 ]]; then
   need+=(python3-torch python3-torchvision python3-onnx)

@@ -29,12 +29,29 @@ grep -h '^conformance: [0-9]* passed' build/release/Testing/Temporary/LastTest.l
 step "memory plans (docs/memory.md; arena must stay within 1.10x of the lower bound)"
 /usr/bin/python3 scripts/write_memory_doc.py build/release/examples/quench
 
+step "kernel launches per inference (docs/fusion.md; MobileNetV2 <= 40, ResNet-50 <= 60)"
+/usr/bin/python3 scripts/write_fusion_doc.py build/release/examples/quench
+
+# The sanitizer builds compile the same CUDA kernels with the same flags (CUDA code is not
+# instrumented): ccache lets the second reuse the first's objects.
+cache=()
+if command -v ccache >/dev/null; then
+  export CCACHE_DIR="$here/build/ccache" CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
+  cache=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+fi
+
 step "sanitizer build: address,undefined"
 # Only host code is instrumented; one CUDA architecture is enough to link.
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=address,undefined \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF "${cache[@]}" >/dev/null
 cmake --build build/asan -j "$jobs" --target quench_unit_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -L fast
+
+step "sanitizer build: thread (the batcher and concurrency tests)"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=thread \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF "${cache[@]}" >/dev/null
+cmake --build build/tsan -j "$jobs" --target quench_unit_tests
+TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/quench_unit_tests --gtest_filter='*Batcher*:*Concurren*'
 
 step "all tests passed in $((SECONDS - start)) s"

@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "bench/kernels/bench_util.h"
+#include "bench/kernels/conv_bench.h"
+#include "bench/kernels/memory_bound_bench.h"
 #include "kernels/depthwise/depthwise.cuh"
 #include "kernels/gemm/gemm.cuh"
 
@@ -596,6 +598,8 @@ void register_all() {
     benchmark::RegisterBenchmark(dw_name(s).c_str(), [s](benchmark::State& st) { bench_depthwise(st, s); })
         ->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
   }
+  register_conv_benchmarks();  // conv_bench.cpp
+  register_memory_bound_benchmarks();  // memory_bound_bench.cpp
 }
 
 }  // namespace

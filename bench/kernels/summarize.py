@@ -162,8 +162,12 @@ def main():
 
         table("gemm/", "GEMM vs cuBLASLt (both with bias + ReLU fused)", "cuBLASLt")
         table("depthwise/", "Depthwise vs cuDNN (ours: bias + ReLU6 fused; cuDNN: convolution only)", "cuDNN")
+        table("conv/", "Implicit-GEMM convolution vs cuDNN (ours: bias + ReLU fused; cuDNN: convolution only)", "cuDNN")
+        table("pool/", "Pooling vs cuDNN (NHWC FP16, same window, cudnnPoolingForward)", "cuDNN")
+        table("elementwise/", "Elementwise (no vendor baseline: % of copy BW is the measure)", "baseline")
         table("gemm_variant/", "GEMM variants (pinned tile or K split; the automatic choice is in the table above)",
               "cuBLASLt", group=False)
+        table("conv_variant/", "Convolution variants (pinned tile, K split or gather path)", "cuDNN", group=False)
         table("depthwise_variant/", "Depthwise variants (pinned strip width: output pixels per thread)", "cuDNN",
               group=False)
 
@@ -209,6 +213,12 @@ def main():
                 if b1:
                     p = geomean([100.0 * b.get("GBs", 0) / bw for b in b1])
                     targets.append(("depthwise >= 60% of copy bandwidth (batch 1, geomean)", f"{p:.0f}%", p >= 60))
+        convs = [b for n, b in by_name.items() if n.startswith("conv/resnet50/") and b.get("ratio")]
+        if convs:
+            g = geomean([b["ratio"] for b in convs])
+            targets.append(("implicit-GEMM conv >= 0.7x cuDNN (geomean over ResNet-50 shapes)", f"{g:.2f}x", g >= 0.7))
+            worst = min(b["ratio"] for b in convs)
+            targets.append(("implicit-GEMM conv >= 0.7x cuDNN (worst ResNet-50 shape)", f"{worst:.2f}x", worst >= 0.7))
         for t, m, ok in targets:
             w(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
         w("")

@@ -15,6 +15,8 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kInternal: return "internal error";
     case StatusCode::kCudaError: return "cuda error";
     case StatusCode::kOutOfMemory: return "out of memory";
+    case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kResourceExhausted: return "resource exhausted";
   }
   return "unknown";
 }

@@ -6,7 +6,7 @@
 namespace quench::cli {
 namespace {
 
-enum Cmd : unsigned { kInspect = 1, kRun = 2 };
+enum Cmd : unsigned { kInspect = 1, kRun = 2, kProfile = 4, kBuild = 8 };
 
 struct Flag {
   const char* name;
@@ -15,12 +15,15 @@ struct Flag {
 };
 
 constexpr Flag kFlags[] = {
-    {"--help", false, kInspect | kRun},      {"--json", false, kInspect | kRun},
-    {"--batch", true, kInspect | kRun},      {"--shape", true, kInspect | kRun},
-    {"--backend", true, kRun},               {"--precision", true, kRun},
-    {"--iterations", true, kRun},            {"--warmup", true, kRun},
-    {"--input", true, kRun},                 {"--seed", true, kRun},
-    {"--save-outputs", true, kRun},
+    {"--help", false, kInspect | kRun | kProfile | kBuild}, {"--json", false, kInspect | kRun | kProfile | kBuild},
+    {"--batch", true, kInspect | kRun | kProfile | kBuild}, {"--shape", true, kInspect | kRun | kProfile | kBuild},
+    {"--backend", true, kRun | kProfile | kBuild},      {"--precision", true, kRun | kProfile | kBuild},
+    {"-o", true, kBuild},                               {"--output", true, kBuild},
+    {"--iterations", true, kRun | kProfile},            {"--warmup", true, kRun | kProfile},
+    {"--input", true, kRun},                            {"--seed", true, kRun | kProfile},
+    {"--save-outputs", true, kRun},                     {"--top", true, kProfile},
+    {"--trace", true, kProfile},                        {"--plot", true, kProfile},
+    {"--optimized", false, kInspect},                   {"--no-optimize", false, kRun | kProfile | kBuild},
 };
 
 CliError usage(const std::string& command, const std::string& what) {
@@ -63,7 +66,7 @@ std::optional<Shape> parse_dims(const std::string& s) {
 }
 
 std::optional<CliError> parse_options(const std::string& command, std::span<const std::string> args, Options* out) {
-  const unsigned cmd = command == "inspect" ? kInspect : kRun;
+  const unsigned cmd = command == "inspect" ? kInspect : command == "profile" ? kProfile : command == "build" ? kBuild : kRun;
   out->command = command;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -100,6 +103,10 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       out->help = true;
     } else if (name == "--json") {
       out->json = true;
+    } else if (name == "--optimized") {
+      out->optimized = true;
+    } else if (name == "--no-optimize") {
+      out->no_optimize = true;
     } else if (name == "--batch") {
       auto v = parse_int(value, 1, 1 << 20);
       if (!v) return usage(command, "--batch wants an integer >= 1, got '" + value + "'");
@@ -139,10 +146,21 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       out->shapes.emplace_back(n, *s);
     } else if (name == "--save-outputs") {
       out->save_outputs = value;
+    } else if (name == "--top") {
+      auto v = parse_int(value, 1, int64_t{1} << 30);
+      if (!v) return usage(command, "--top wants an integer >= 1, got '" + value + "'");
+      out->top = *v;
+    } else if (name == "--trace") {
+      out->trace = value;
+    } else if (name == "--plot") {
+      out->plot = value;
+    } else if (name == "-o" || name == "--output") {
+      out->output = value;
     }
   }
   if (out->help) return std::nullopt;
   if (out->model.empty()) return usage(command, "no model given");
+  if (cmd == kBuild && out->output.empty()) return usage(command, "no plan file given (-o FILE.qplan)");
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
-// Command-line options of `quench inspect` and `quench run`, parsed strictly: an unknown flag,
-// a missing value or a malformed number is a usage error (exit code 2).
+// Command-line options of `quench inspect`, `run` and `profile`, parsed strictly: an unknown
+// flag, a missing value or a malformed number is a usage error (exit code 2).
 #pragma once
 
 #include <cstdint>
@@ -23,10 +23,11 @@ struct CliError {
 };
 
 struct Options {
-  std::string command;  // "inspect" or "run"
+  std::string command;  // "inspect", "run", "profile" or "build"
   std::string model;
   bool help = false;
   bool json = false;
+  bool optimized = false;  // inspect --optimized: the graph after the optimizer's passes
   std::optional<int64_t> batch;
   std::string backend = "cpu";
   std::string precision = "fp32";
@@ -36,6 +37,10 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> inputs;  // --input NAME=FILE.npy, in order
   std::vector<std::pair<std::string, Shape>> shapes;        // --shape NAME=1x3x224x224
   std::string save_outputs;                                  // --save-outputs DIR
+  int64_t top = 10;                                          // profile --top N: layers in the table
+  std::string trace, plot;                                   // profile --trace FILE, --plot FILE
+  bool no_optimize = false;                                  // run/build/profile --no-optimize
+  std::string output;                                        // build -o FILE.qplan
 };
 
 // Parses the arguments after the command word. Fills `out` or returns a usage error.

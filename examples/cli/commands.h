@@ -13,14 +13,21 @@ namespace quench::cli {
 extern const char* const kMainUsage;
 extern const char* const kInspectUsage;
 extern const char* const kRunUsage;
+extern const char* const kBuildUsage;
+extern const char* const kProfileUsage;
 
 // Each returns the process exit code, having printed its report or one error line.
 int inspect_command(const Options& o);
 int run_command(const Options& o);
+int build_command(const Options& o);
+int profile_command(const Options& o);
 
 // Prints "quench CMD: error: MESSAGE" (runtime) or "quench CMD: MESSAGE" (usage) on stderr
 // and returns the error's exit code.
 int report_error(const std::string& command, const CliError& e);
+
+// Whether `path` starts like a plan file written by Engine::save (else it is taken for ONNX).
+bool is_plan_file(const std::string& path);
 
 // Loads the model named by the options.
 std::optional<CliError> load_model(const Options& o, Model* out);

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstring>
 
 #include "cli/commands.h"
 #include "cli/util.h"
@@ -12,6 +13,15 @@ int report_error(const std::string& command, const CliError& e) {
   else
     std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), one_line(e.message).c_str());
   return e.exit_code;
+}
+
+bool is_plan_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char magic[8] = {};
+  const bool whole = std::fread(magic, 1, sizeof magic, f) == sizeof magic;
+  std::fclose(f);
+  return whole && std::memcmp(magic, "QUENCHPL", sizeof magic) == 0;
 }
 
 std::optional<CliError> load_model(const Options& o, Model* out) {
@@ -44,6 +54,7 @@ std::optional<CliError> make_build_options(const Options& o, int64_t fallback_ba
   BuildOptions b;
   b.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   b.precision = o.precision == "fp16" ? Precision::kFP16 : o.precision == "int8" ? Precision::kINT8 : Precision::kFP32;
+  b.optimize = !o.no_optimize;
   int64_t batch = fallback_batch;
   *explicit_batch = false;
   if (o.batch) {

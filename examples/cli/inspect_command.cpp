@@ -14,6 +14,30 @@ void write_tensor(JsonWriter& j, const TensorInfo& t) {
   j.begin_object().field("name", t.name).field("dtype", dtype_name(t.dtype)).shape("shape", t.shape).end_object();
 }
 
+// --optimized: launches before and after, every pass, every fused node.
+void write_optimization(JsonWriter& j, const ModelReport& r) {
+  j.key("optimization").begin_object();
+  j.field("launches_unoptimized", r.launches_unoptimized).field("launches", r.launches);
+  j.field("layers_unoptimized", r.layers_unoptimized).field("layers", static_cast<int64_t>(r.layers.size()));
+  j.key("passes").begin_array();
+  for (const auto& p : r.passes) {
+    j.begin_object().field("pass", p.pass).field("rewrites", p.rewrites);
+    j.key("details").begin_array();
+    for (const auto& d : p.details) j.value(d);
+    j.end_array().end_object();
+  }
+  j.end_array();
+  j.key("fusions").begin_array();
+  for (const auto& f : r.fusions) {
+    j.begin_object().field("node", f.node).field("op_type", f.op_type);
+    j.key("absorbed").begin_array(true);
+    for (const auto& a : f.absorbed) j.value(a);
+    j.end_array().end_object();
+  }
+  j.end_array();
+  j.end_object();
+}
+
 std::string report_json(const ModelReport& r) {
   JsonWriter j;
   j.begin_object();
@@ -30,6 +54,8 @@ std::string report_json(const ModelReport& r) {
   j.end_array();
   j.field("nodes_in_file", r.nodes_in_file).field("layer_count", static_cast<int64_t>(r.layers.size()));
   j.field("parameters", r.parameters).field("parameter_bytes", r.parameter_bytes).field("total_flops", r.total_flops);
+  j.field("launches", r.launches);
+  if (r.optimized) write_optimization(j, r);
   j.key("op_histogram").begin_object();
   for (const auto& [op, n] : r.op_histogram) j.field(op, n);
   j.end_object();
@@ -75,6 +101,22 @@ std::string output_shapes(const LayerInfo& l) {
   return s;
 }
 
+void print_optimization(const ModelReport& r) {
+  std::printf("\noptimizer passes\n");
+  for (const auto& p : r.passes) {
+    std::printf("  %-26s %lld rewrites\n", p.pass.c_str(), static_cast<long long>(p.rewrites));
+    if (p.rewrites == 0)
+      for (const auto& d : p.details) std::printf("    %s\n", d.c_str());  // why it did not run
+  }
+  std::printf("\nfused nodes (node <- the model's nodes it stands for)\n");
+  if (r.fusions.empty()) std::printf("  none\n");
+  for (const auto& f : r.fusions) {
+    std::string from;
+    for (const auto& a : f.absorbed) from += (from.empty() ? "" : ", ") + a;
+    std::printf("  %s %s <- %s\n", f.op_type.c_str(), f.node.c_str(), from.c_str());
+  }
+}
+
 void print_text(const ModelReport& r) {
   std::printf("model       %s\n", r.source.c_str());
   std::string opsets;
@@ -92,7 +134,10 @@ void print_text(const ModelReport& r) {
   for (size_t i = 0; i < r.outputs.size(); ++i)
     std::printf("%-11s %s  %s\n", i ? "" : "outputs", r.outputs[i].name.c_str(), describe(r.outputs[i]).c_str());
   const int64_t folded = r.nodes_in_file - static_cast<int64_t>(r.layers.size());
-  if (folded > 0)
+  if (r.optimized)
+    std::printf("layers      %zu after the optimizer (%lld nodes in the file, %lld after constant folding alone)\n",
+                r.layers.size(), static_cast<long long>(r.nodes_in_file), static_cast<long long>(r.layers_unoptimized));
+  else if (folded > 0)
     std::printf("layers      %zu (%lld nodes in the file, %lld folded into constants at build time)\n", r.layers.size(),
                 static_cast<long long>(r.nodes_in_file), static_cast<long long>(folded));
   else
@@ -101,6 +146,13 @@ void print_text(const ModelReport& r) {
               bytes_str(static_cast<double>(r.parameter_bytes)).c_str());
   std::printf("FLOPs       %s per run of batch %lld (multiply-add = 2)\n", si(static_cast<double>(r.total_flops)).c_str(),
               static_cast<long long>(r.batch));
+  if (r.optimized)
+    std::printf("launches    %lld per inference, optimized (%lld unoptimized, %lld layers)\n",
+                static_cast<long long>(r.launches), static_cast<long long>(r.launches_unoptimized),
+                static_cast<long long>(r.layers_unoptimized));
+  else
+    std::printf("launches    %lld per inference\n", static_cast<long long>(r.launches));
+  if (r.optimized) print_optimization(r);
 
   std::vector<std::pair<std::string, int64_t>> hist(r.op_histogram.begin(), r.op_histogram.end());
   std::stable_sort(hist.begin(), hist.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -140,7 +192,9 @@ int inspect_command(const Options& o) {
   BuildOptions bo;
   bool explicit_batch = false;
   if (auto e = make_build_options(o, 1, &bo, &explicit_batch)) return report_error("inspect", *e);
-  auto rep = inspect(model, bo);
+  InspectOptions io;
+  io.optimized = o.optimized;
+  auto rep = inspect(model, bo, io);
   if (!rep.ok()) return report_error("inspect", {kExitRuntime, rep.status().to_string()});
   int64_t batch = 1;
   if (auto e = check_batch(rep->inputs, bo.max_batch, explicit_batch, &batch)) return report_error("inspect", *e);

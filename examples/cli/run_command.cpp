@@ -26,6 +26,12 @@ struct InputReport {
   std::string source;  // "random" or the .npy path
 };
 
+// How the engine came to be: built from the model now, or loaded from a plan file.
+struct Preparation {
+  bool from_plan = false;
+  double ms = 0;
+};
+
 struct OutputReport {
   TensorInfo info;
   TensorSummary summary;
@@ -62,10 +68,13 @@ int64_t batch_from_files(const Model& m, const std::map<std::string, Tensor>& fi
   return 1;
 }
 
-std::optional<CliError> make_inputs(const Options& o, const Engine& engine, std::map<std::string, Tensor>& files,
-                                    TensorMap* feeds, std::vector<InputReport>* reports) {
+// Inputs at `batch`, which may be below the engine's max batch (a plan file run smaller).
+std::optional<CliError> make_inputs(const Options& o, const Engine& engine, int64_t batch,
+                                    std::map<std::string, Tensor>& files, TensorMap* feeds,
+                                    std::vector<InputReport>* reports) {
   std::mt19937_64 rng(o.seed);
-  for (const TensorInfo& in : engine.inputs()) {
+  for (TensorInfo in : engine.inputs()) {
+    if (!in.shape.empty() && in.shape[0] == engine.options().max_batch) in.shape[0] = batch;
     InputReport rep{in, "random"};
     auto it = files.find(in.name);
     if (it == files.end()) {
@@ -99,12 +108,14 @@ std::optional<CliError> make_inputs(const Options& o, const Engine& engine, std:
 std::string ms_str(double ms) { return fixed(ms, ms >= 100 ? 1 : ms >= 1 ? 3 : 4); }
 
 void print_text(const Options& o, const std::string& device, int64_t batch, const std::vector<InputReport>& inputs,
-                const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem) {
+                const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem,
+                const Preparation& prep) {
   std::printf("model       %s\n", o.model.c_str());
   std::printf("device      %s\n", device.c_str());
   std::printf("backend     %s\n", o.backend.c_str());
   std::printf("precision   %s\n", o.precision.c_str());
   std::printf("batch       %lld\n", static_cast<long long>(batch));
+  std::printf("engine      %s in %s ms\n", prep.from_plan ? "loaded from the plan file" : "built", ms_str(prep.ms).c_str());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string src = inputs[i].source == "random" ? "random, seed " + std::to_string(o.seed) : inputs[i].source;
     std::printf("%-11s %s  %s  (%s)\n", i ? "" : "inputs", inputs[i].info.name.c_str(), describe(inputs[i].info).c_str(),
@@ -142,12 +153,14 @@ void print_text(const Options& o, const std::string& device, int64_t batch, cons
 }
 
 std::string report_json(const Options& o, const std::string& device, int64_t batch, const std::vector<InputReport>& inputs,
-                        const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem) {
+                        const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem,
+                        const Preparation& prep) {
   JsonWriter j;
   j.begin_object();
   j.field("command", "run").field("model", o.model).field("device", device).field("backend", o.backend);
   j.field("precision", o.precision).field("batch", batch).field("iterations", o.iterations).field("warmup", o.warmup);
   j.field("seed", static_cast<uint64_t>(o.seed));
+  j.key("engine").begin_object().field("source", prep.from_plan ? "plan" : "model").field("prepare_ms", prep.ms).end_object();
   j.key("inputs").begin_array();
   for (const auto& in : inputs)
     j.begin_object().field("name", in.info.name).field("dtype", dtype_name(in.info.dtype)).shape("shape", in.info.shape)
@@ -179,13 +192,38 @@ std::string report_json(const Options& o, const std::string& device, int64_t bat
   return j.str();
 }
 
+// A plan file's engine, run at --batch (any batch up to the plan's) or its largest batch.
+std::optional<CliError> load_plan(const Options& o, Engine* engine, int64_t* batch, Options* shown) {
+  if (!o.shapes.empty()) return CliError{kExitUsage, "--shape does not apply to a plan file: its shapes were fixed by 'quench build'"};
+  auto e = Engine::load(o.model);
+  if (!e.ok()) return CliError{kExitRuntime, "cannot load '" + o.model + "': " + e.status().to_string()};
+  *engine = std::move(e).value();
+  const int64_t max_batch = engine->options().max_batch;
+  *batch = o.batch.value_or(max_batch);
+  if (*batch > max_batch)
+    return CliError{kExitUsage, "--batch " + std::to_string(*batch) + " is larger than the plan's max batch " +
+                                    std::to_string(max_batch) + " (rebuild it with a larger --batch)"};
+  for (const auto& [name, f] : o.inputs) {
+    bool known = false;
+    for (const auto& in : engine->inputs()) known = known || in.name == name;
+    if (!known) return CliError{kExitUsage, "--input names '" + name + "', which is not an input of the plan"};
+  }
+  shown->backend = backend_name(engine->options().backend);
+  shown->precision = precision_name(engine->options().precision);
+  return std::nullopt;
+}
+
 }  // namespace
 
-int run_command(const Options& o) {
+int run_command(const Options& opts) {
   const std::string cmd = "run";
+  Options o = opts;  // backend and precision come from the plan file when one is run
+  const bool from_plan = is_plan_file(o.model);
   Model model;
-  if (auto e = load_model(o, &model)) return report_error(cmd, *e);
-  if (auto e = check_input_names(o, model)) return report_error(cmd, *e);
+  if (!from_plan) {
+    if (auto e = load_model(o, &model)) return report_error(cmd, *e);
+    if (auto e = check_input_names(o, model)) return report_error(cmd, *e);
+  }
   // Made before the long part, so that an unwritable directory fails at once.
   if (!o.save_outputs.empty()) {
     std::error_code ec;
@@ -197,18 +235,26 @@ int run_command(const Options& o) {
   std::map<std::string, Tensor> files;
   if (auto e = load_input_files(o, &files)) return report_error(cmd, *e);
 
-  BuildOptions bo;
-  bool explicit_batch = false;
-  if (auto e = make_build_options(o, batch_from_files(model, files), &bo, &explicit_batch)) return report_error(cmd, *e);
-  auto engine = build(model, bo);
-  if (!engine.ok()) return report_error(cmd, {kExitRuntime, "cannot build the engine: " + engine.status().to_string()});
+  Engine engine;
   int64_t batch = 1;
-  if (auto e = check_batch(engine->inputs(), bo.max_batch, explicit_batch, &batch)) return report_error(cmd, *e);
+  const auto t_prepare = std::chrono::steady_clock::now();
+  if (from_plan) {
+    if (auto e = load_plan(opts, &engine, &batch, &o)) return report_error(cmd, *e);
+  } else {
+    BuildOptions bo;
+    bool explicit_batch = false;
+    if (auto e = make_build_options(o, batch_from_files(model, files), &bo, &explicit_batch)) return report_error(cmd, *e);
+    auto built = build(model, bo);
+    if (!built.ok()) return report_error(cmd, {kExitRuntime, "cannot build the engine: " + built.status().to_string()});
+    engine = std::move(built).value();
+    if (auto e = check_batch(engine.inputs(), bo.max_batch, explicit_batch, &batch)) return report_error(cmd, *e);
+  }
+  const double prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_prepare).count();
 
   TensorMap feeds, outputs;
   std::vector<InputReport> input_reports;
-  if (auto e = make_inputs(o, *engine, files, &feeds, &input_reports)) return report_error(cmd, *e);
-  auto ctx = engine->create_context();
+  if (auto e = make_inputs(o, engine, batch, files, &feeds, &input_reports)) return report_error(cmd, *e);
+  auto ctx = engine.create_context();
   if (!ctx.ok()) return report_error(cmd, {kExitRuntime, "cannot create a context: " + ctx.status().to_string()});
 
   for (int64_t i = 0; i < o.warmup; ++i) {
@@ -230,7 +276,7 @@ int run_command(const Options& o) {
 
   std::vector<OutputReport> out_reports;
   std::set<std::string> taken;
-  for (const TensorInfo& info : engine->outputs()) {
+  for (const TensorInfo& info : engine.outputs()) {
     auto it = outputs.find(info.name);
     if (it == outputs.end()) return report_error(cmd, {kExitRuntime, "the engine gave no output '" + info.name + "'"});
     const Tensor& t = it->second;
@@ -243,11 +289,11 @@ int run_command(const Options& o) {
     out_reports.push_back(std::move(rep));
   }
 
-  const std::string device = device_description(bo.backend);
+  const std::string device = device_description(engine.options().backend);
   if (o.json)
-    std::fputs(report_json(o, device, batch, input_reports, st, out_reports, engine->memory()).c_str(), stdout);
+    std::fputs(report_json(o, device, batch, input_reports, st, out_reports, engine.memory(), {from_plan, prepare_ms}).c_str(), stdout);
   else
-    print_text(o, device, batch, input_reports, st, out_reports, engine->memory());
+    print_text(o, device, batch, input_reports, st, out_reports, engine.memory(), {from_plan, prepare_ms});
   return std::fflush(stdout) == 0 ? kExitOk : kExitRuntime;
 }
 

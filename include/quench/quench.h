@@ -58,6 +58,10 @@ struct BuildOptions {
   Backend backend = Backend::kCpu;
   Precision precision = Precision::kFP32;
   int max_batch = 1;
+  // Graph optimizer passes (folding BatchNormalization, activations and residual adds into
+  // convolutions, fusing depthwise-separable blocks; engine/optimizer/optimizer.h). Off runs
+  // the model's graph as written, for comparison.
+  bool optimize = true;
   // Shapes for inputs whose non-batch dims the model leaves unknown.
   std::map<std::string, Shape, std::less<>> input_shapes;
 };
@@ -79,6 +83,11 @@ class Engine {
   const BuildOptions& options() const;
   const MemoryReport& memory() const;
   Result<Context> create_context() const;
+  // Writes the engine (every batch's graph and plan, and the weights once) to a plan file.
+  Status save(const std::string& path) const;
+  // Maps a plan file written by save(): nothing is re-inferred or re-planned, only checked.
+  // A truncated, corrupt or other-version file is a kParseError naming the file.
+  static Result<Engine> load(const std::string& path);
   const detail::EngineImpl& impl() const { return *impl_; }
 
  private:

@@ -20,6 +20,8 @@ enum class StatusCode {
   kInternal,         // a bug in quench
   kCudaError,        // the CUDA runtime or a kernel launch failed
   kOutOfMemory,      // host or device memory could not be had
+  kUnavailable,      // the service is shut down (or shutting down); the request was not run
+  kResourceExhausted,  // a bounded queue or pool is full; the request was not run, retry later
 };
 
 const char* status_code_name(StatusCode code);

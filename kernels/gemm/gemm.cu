@@ -11,14 +11,11 @@
 // operand, so the math needs no predicates.
 //
 // Split K (small grids with long K): blocks z = 0..S-1 of one output tile each reduce a slice of
-// K, write their FP32 accumulators to the workspace in register order (coalesced, no shared
-// memory) and count themselves in on a per-tile counter; the last to arrive adds the S slices in
-// slice order (deterministic whichever block is last), resets the counter, and runs the epilogue.
+// K; the last to arrive sums the slices in order and runs the epilogue (mma::split_k_reduce).
 //
-// The epilogue stages the FP32 accumulators through shared memory (reusing the pipeline buffers)
-// so that bias, residual and the output move as coalesced 16-byte vectors; ragged edges and
-// unaligned strides fall back to scalar accesses. The activation is a template argument of the
-// store loop, chosen once per launch.
+// The main loop, the split-K reduction and the epilogue (bias, residual, activation, staged
+// through shared memory for 16-byte stores) live in kernels/common/mma_pipeline.cuh, shared with
+// the implicit-GEMM convolution; this file holds the GEMM's own loaders and its host side.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -26,95 +23,20 @@
 #include <type_traits>
 
 #include "kernels/common/cuda_status.cuh"
+#include "kernels/common/mma_pipeline.cuh"
+#include "kernels/common/split_k.cuh"
 #include "kernels/gemm/gemm.cuh"
 
 namespace quench::kernels::gemm {
 namespace {
 
-// ---- tile configurations ---------------------------------------------------------------------
-
-template <int BM, int BN, int BK, int WM, int WN, int Stages, int MinBlocks>
-struct TileConfig {
-  static constexpr int kBM = BM, kBN = BN, kBK = BK, kWM = WM, kWN = WN, kStages = Stages;
-  static constexpr int kMinBlocks = MinBlocks;  // __launch_bounds__: caps registers per thread
-  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
-  static constexpr int kThreads = kWarpsM * kWarpsN * 32;
-  static constexpr int kMI = WM / 16;      // m16 fragments per warp tile
-  static constexpr int kNI = WN / 8;       // n8 fragments per warp tile
-  static constexpr int kChunks = BK / 8;   // 16-byte chunks per shared-memory row (FP16)
-  static constexpr int kATileBytes = BM * BK * 2;
-  static constexpr int kStageBytes = (BM + BN) * BK * 2;
-  static constexpr int kPipeBytes = kStages * kStageBytes;
-  static constexpr int kCStride = BN + 8;  // floats per staged output row: float2 stores hit 32 banks
-  static constexpr int kEpilogueBytes = BM * kCStride * 4;
-  static constexpr int kSmemBytes = kPipeBytes > kEpilogueBytes ? kPipeBytes : kEpilogueBytes;
-  static constexpr int kALoads = BM * kChunks / kThreads;  // 16-byte cp.async per thread per stage
-  static constexpr int kBLoads = BN * kChunks / kThreads;
-  static constexpr int kAccPerThread = kMI * kNI * 4;
-
-  static_assert(BK == 32 || BK == 64, "the swizzle is written for 4 or 8 chunks per row");
-  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0, "warp tiling");
-  static_assert(kStages >= 3, "at least a three-stage pipeline");
-  static_assert((BM * kChunks) % kThreads == 0 && (BN * kChunks) % kThreads == 0, "even loads");
-  static_assert(kThreads % kChunks == 0, "a thread keeps one chunk column for all its loads");
-};
-
-using Cfg128x128 = TileConfig<128, 128, 64, 64, 32, 3, 2>;
-using Cfg128x64 = TileConfig<128, 64, 64, 32, 32, 3, 2>;
-using Cfg64x64 = TileConfig<64, 64, 64, 32, 32, 4, 3>;
-
-// ---- PTX wrappers ---------------------------------------------------------------------------
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte global->shared copy; when `pred` is false nothing is read and the 16 bytes are zeroed.
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool pred) {
-  const int src_bytes = pred ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-// The element type's tensor-core instruction. INT8 joins with m16n8k32 and an int32 accumulator.
-template <class T>
-struct Mma;
-
-template <>
-struct Mma<__half> {
-  static constexpr int kK = 16;  // k per instruction
-  using Acc = float;
-  // d += a (16x16, row) . b (16x8, col)
-  static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-  static __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-  static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
-};
-
-// Chunk index (16-byte units) of logical (row, chunk) inside a swizzled tile.
-template <int kChunks>
-__device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
-  if constexpr (kChunks == 4) {
-    return row * 4 + (chunk ^ ((row >> 1) & 3));  // two 64-byte rows share one 128-byte bank line
-  } else {
-    return row * 8 + (chunk ^ (row & 7));
-  }
-}
+using mma::Cfg128x128;
+using mma::Cfg128x64;
+using mma::Cfg64x64;
+using split_k::auto_splits;
+using split_k::ceil_div;
+using split_k::normalize_splits;
+using split_k::WorkspaceLayout;
 
 template <class T>
 struct Params {
@@ -134,84 +56,23 @@ struct Params {
   unsigned* counters; // [tiles], zero before the launch
 };
 
-// ---- epilogue -------------------------------------------------------------------------------
-
-// Shared-memory FP32 tile -> bias, residual, activation -> C, 8 columns per thread per step.
-template <class T, class Cfg, Activation A>
-__device__ __forceinline__ void store_tile(const Params<T>& p, const float* cs, int block_m, int block_n) {
-  using MmaT = Mma<T>;
-  constexpr int kVecPerRow = Cfg::kBN / 8;
-  for (int idx = threadIdx.x; idx < Cfg::kBM * kVecPerRow; idx += Cfg::kThreads) {
-    const int r = idx / kVecPerRow, cv = idx % kVecPerRow;
-    const int gm = block_m + r, gn = block_n + cv * 8;
-    if (gm >= p.m || gn >= p.n) continue;
-    const float* src = cs + r * Cfg::kCStride + cv * 8;
-    const float4 lo = *reinterpret_cast<const float4*>(src);
-    const float4 hi = *reinterpret_cast<const float4*>(src + 4);
-    float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-    T* out = p.c + gm * p.ldc + gn;
-    const T* res = p.residual ? p.residual + gm * p.ldr + gn : nullptr;
-    if (p.vector_store && gn + 8 <= p.n) {
-      if (p.bias) {
-        float b[8];
-        if (p.vector_bias) {
-          const float4 b0 = __ldg(reinterpret_cast<const float4*>(p.bias + gn));
-          const float4 b1 = __ldg(reinterpret_cast<const float4*>(p.bias + gn + 4));
-          b[0] = b0.x, b[1] = b0.y, b[2] = b0.z, b[3] = b0.w, b[4] = b1.x, b[5] = b1.y, b[6] = b1.z, b[7] = b1.w;
-        } else {
-#pragma unroll
-          for (int j = 0; j < 8; ++j) b[j] = __ldg(p.bias + gn + j);
-        }
-#pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] += b[j];
-      }
-      float rv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      if (res) {
-        const uint4 raw = *reinterpret_cast<const uint4*>(res);
-        const T* rh = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) rv[j] = MmaT::to_float(rh[j]);
-      }
-      uint4 packed;
-      T* oh = reinterpret_cast<T*>(&packed);
-#pragma unroll
-      for (int j = 0; j < 8; ++j) oh[j] = MmaT::from_float(apply_epilogue<A>(v[j], rv[j], p.epi));
-      *reinterpret_cast<uint4*>(out) = packed;
-    } else {
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        if (gn + j < p.n) {
-          const float b = p.bias ? __ldg(p.bias + gn + j) : 0.0f;
-          const float rv = res ? MmaT::to_float(res[j]) : 0.0f;
-          out[j] = MmaT::from_float(apply_epilogue<A>(v[j] + b, rv, p.epi));
-        }
-      }
-    }
-  }
-}
-
 // ---- the kernel -----------------------------------------------------------------------------
 
 template <class T, class Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) gemm_kernel(const Params<T> p) {
-  constexpr int BM = Cfg::kBM, BN = Cfg::kBN, BK = Cfg::kBK, kStages = Cfg::kStages;
-  constexpr int kChunks = Cfg::kChunks, kMI = Cfg::kMI, kNI = Cfg::kNI;
+  constexpr int BK = Cfg::kBK, kChunks = Cfg::kChunks;
   constexpr int kElemsPerChunk = 16 / sizeof(T);
-  using MmaT = Mma<T>;
 
   extern __shared__ __align__(128) unsigned char smem[];
-  __shared__ bool s_last;
-  const uint32_t smem_base = smem_addr(smem);
+  const uint32_t smem_base = mma::smem_addr(smem);
 
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
-  const int block_m = blockIdx.y * BM, block_n = blockIdx.x * BN;
+  const int tid = threadIdx.x;
+  const int block_m = blockIdx.y * Cfg::kBM, block_n = blockIdx.x * Cfg::kBN;
   const int k_tiles_all = (p.k + BK - 1) / BK;
   const int kt_begin = blockIdx.z * p.k_tiles_per_split;
   const int k_tiles = min(k_tiles_all, kt_begin + p.k_tiles_per_split) - kt_begin;
 
   // Loader coordinates: this thread always copies chunk column `ld_chunk` of rows ld_row + i*step.
-  constexpr int kRowStep = Cfg::kThreads / kChunks;
   const int ld_chunk = tid % kChunks, ld_row = tid / kChunks;
   const T* a_src[Cfg::kALoads];
   const T* b_src[Cfg::kBLoads];
@@ -219,155 +80,47 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) gemm_kernel(co
   bool a_ok[Cfg::kALoads], b_ok[Cfg::kBLoads];
 #pragma unroll
   for (int i = 0; i < Cfg::kALoads; ++i) {
-    const int row = ld_row + i * kRowStep, gm = block_m + row;
+    const int row = ld_row + i * Cfg::kRowStep, gm = block_m + row;
     a_ok[i] = gm < p.m;
     a_src[i] = p.a + (a_ok[i] ? gm * p.lda : 0) + ld_chunk * kElemsPerChunk;
-    a_dst[i] = swizzled_chunk<kChunks>(row, ld_chunk) * 16;
+    a_dst[i] = mma::swizzled_chunk<kChunks>(row, ld_chunk) * 16;
   }
 #pragma unroll
   for (int i = 0; i < Cfg::kBLoads; ++i) {
-    const int row = ld_row + i * kRowStep, gn = block_n + row;
+    const int row = ld_row + i * Cfg::kRowStep, gn = block_n + row;
     b_ok[i] = gn < p.n;
     b_src[i] = p.b + (b_ok[i] ? gn * p.ldb : 0) + ld_chunk * kElemsPerChunk;
-    b_dst[i] = Cfg::kATileBytes + swizzled_chunk<kChunks>(row, ld_chunk) * 16;
+    b_dst[i] = Cfg::kATileBytes + mma::swizzled_chunk<kChunks>(row, ld_chunk) * 16;
   }
 
-  auto load_stage = [&](int stage, int kt) {
-    const int k0 = kt * BK;
+  auto load_stage = [&](int stage, int i) {
+    const int k0 = (kt_begin + i) * BK;
     const bool k_ok = k0 + ld_chunk * kElemsPerChunk < p.k;
     const uint32_t base = smem_base + stage * Cfg::kStageBytes;
 #pragma unroll
-    for (int i = 0; i < Cfg::kALoads; ++i) {
-      const bool ok = a_ok[i] && k_ok;
-      cp_async_16(base + a_dst[i], ok ? a_src[i] + k0 : p.a, ok);
+    for (int j = 0; j < Cfg::kALoads; ++j) {
+      const bool ok = a_ok[j] && k_ok;
+      mma::cp_async_16(base + a_dst[j], ok ? a_src[j] + k0 : p.a, ok);
     }
 #pragma unroll
-    for (int i = 0; i < Cfg::kBLoads; ++i) {
-      const bool ok = b_ok[i] && k_ok;
-      cp_async_16(base + b_dst[i], ok ? b_src[i] + k0 : p.b, ok);
+    for (int j = 0; j < Cfg::kBLoads; ++j) {
+      const bool ok = b_ok[j] && k_ok;
+      mma::cp_async_16(base + b_dst[j], ok ? b_src[j] + k0 : p.b, ok);
     }
   };
 
-  float acc[kMI][kNI][4];
-#pragma unroll
-  for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < kNI; ++ni)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) acc[mi][ni][r] = 0.0f;
+  mma::Accumulators<Cfg> acc;
+  mma::mainloop<T, Cfg>(acc, smem_base, k_tiles, load_stage);
 
-  // Prologue: fill Stages-1 buffers (empty groups keep the group count uniform for short K).
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < k_tiles) load_stage(s, kt_begin + s);
-    cp_async_commit();
-  }
-
-  // ldmatrix source rows for this lane: A's four 8x8 matrices are (rows 0-7 | 8-15) x (k 0-7 | 8-15)
-  // in a0..a3 order; B's are (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
-  const int a_row = warp_m * Cfg::kWM + (lane & 15), a_khalf = lane >> 4;
-  const int b_row = warp_n * Cfg::kWN + (lane & 7) + ((lane >> 4) << 3), b_khalf = (lane >> 3) & 1;
-
-  for (int i = 0; i < k_tiles; ++i) {
-    cp_async_wait<kStages - 2>();  // k-tile i has landed (for this thread) ...
-    __syncthreads();               // ... for all threads, and stage i-1 is free to refill
-    const int next = i + kStages - 1;
-    if (next < k_tiles) load_stage(next % kStages, kt_begin + next);
-    cp_async_commit();
-
-    const uint32_t a_base = smem_base + (i % kStages) * Cfg::kStageBytes;
-    const uint32_t b_base = a_base + Cfg::kATileBytes;
-#pragma unroll
-    for (int kk = 0; kk < BK / MmaT::kK; ++kk) {
-      uint32_t af[kMI][4];
-      uint32_t bf[kNI][2];
-#pragma unroll
-      for (int mi = 0; mi < kMI; ++mi) {
-        ldmatrix_x4(af[mi], a_base + swizzled_chunk<kChunks>(a_row + mi * 16, kk * 2 + a_khalf) * 16);
-      }
-#pragma unroll
-      for (int nj = 0; nj < kNI / 2; ++nj) {
-        uint32_t r[4];
-        ldmatrix_x4(r, b_base + swizzled_chunk<kChunks>(b_row + nj * 16, kk * 2 + b_khalf) * 16);
-        bf[2 * nj][0] = r[0];
-        bf[2 * nj][1] = r[1];
-        bf[2 * nj + 1][0] = r[2];
-        bf[2 * nj + 1][1] = r[3];
-      }
-#pragma unroll
-      for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-        for (int ni = 0; ni < kNI; ++ni) MmaT::run(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
-    }
-  }
-  cp_async_wait<0>();
-
-  // ---- split K: publish this slice; the last block of the tile sums all slices in order ----
   if (p.splits > 1) {
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    float4* mine = reinterpret_cast<float4*>(p.partials) +
-                   (static_cast<int64_t>(tile) * p.splits + blockIdx.z) * (Cfg::kThreads * Cfg::kAccPerThread / 4);
-#pragma unroll
-    for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < kNI; ++ni)
-        __stcg(mine + (mi * kNI + ni) * Cfg::kThreads + tid,
-               make_float4(acc[mi][ni][0], acc[mi][ni][1], acc[mi][ni][2], acc[mi][ni][3]));
-    __threadfence();  // release: the slice is visible device-wide before the count says so
-    __syncthreads();
-    if (tid == 0) s_last = atomicAdd(p.counters + tile, 1u) == static_cast<unsigned>(p.splits - 1);
-    __syncthreads();
-    if (!s_last) return;
-    __threadfence();  // acquire: the other slices' stores are visible from here on
-    const float4* all = reinterpret_cast<const float4*>(p.partials) +
-                        static_cast<int64_t>(tile) * p.splits * (Cfg::kThreads * Cfg::kAccPerThread / 4);
-#pragma unroll
-    for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < kNI; ++ni)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[mi][ni][r] = 0.0f;
-    // Every slice (this block's too) is read back in slice order, so the sum does not depend on
-    // which block came last. L2 only (__ldcg): this SM's L1 may hold these lines from earlier.
-    for (int z = 0; z < p.splits; ++z) {
-      const float4* slice = all + static_cast<int64_t>(z) * (Cfg::kThreads * Cfg::kAccPerThread / 4);
-#pragma unroll
-      for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-        for (int ni = 0; ni < kNI; ++ni) {
-          const float4 v = __ldcg(slice + (mi * kNI + ni) * Cfg::kThreads + tid);
-          acc[mi][ni][0] += v.x;
-          acc[mi][ni][1] += v.y;
-          acc[mi][ni][2] += v.z;
-          acc[mi][ni][3] += v.w;
-        }
-    }
-    if (tid == 0) p.counters[tile] = 0u;  // ready for the next launch
+    const int64_t tile = static_cast<int64_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+    if (!mma::split_k_reduce<Cfg>(acc, p.partials, p.counters, tile, blockIdx.z, p.splits)) return;
   }
-
-  // ---- epilogue: accumulators -> shared memory (FP32) -> bias, residual, activation -> C ----
-  __syncthreads();  // every warp is done reading the pipeline buffers
-  float* cs = reinterpret_cast<float*>(smem);
-  {
-    const int r0 = warp_m * Cfg::kWM + (lane >> 2), c0 = warp_n * Cfg::kWN + (lane & 3) * 2;
-#pragma unroll
-    for (int mi = 0; mi < kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < kNI; ++ni) {
-        float* dst = cs + (r0 + mi * 16) * Cfg::kCStride + c0 + ni * 8;
-        *reinterpret_cast<float2*>(dst) = make_float2(acc[mi][ni][0], acc[mi][ni][1]);
-        *reinterpret_cast<float2*>(dst + 8 * Cfg::kCStride) = make_float2(acc[mi][ni][2], acc[mi][ni][3]);
-      }
-  }
-  __syncthreads();
-  with_activation(p.epi.activation, [&](auto act) {
-    store_tile<T, Cfg, decltype(act)::value>(p, cs, block_m, block_n);
-  });
+  const mma::OutputTile<T> out{p.m, p.n, p.c, p.ldc, p.ldr, p.bias, p.residual, p.epi, p.vector_store, p.vector_bias};
+  mma::store_accumulators<T, Cfg>(out, acc, smem, block_m, block_n);
 }
 
 // ---- host side ------------------------------------------------------------------------------
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 template <class Cfg>
 int64_t tiles_for(int64_t m, int64_t n) {
@@ -400,37 +153,10 @@ TileDims dims(Tile t) {
   return {64, 64, 64, Cfg64x64::kThreads, Cfg64x64::kAccPerThread};
 }
 
-// Slices of K: enough blocks to cover the GPU about once, each slice at least 4 k-tiles, at most 16.
-int auto_splits(int64_t tiles, int64_t k_tiles, int sms) {
-  if (tiles * 2 > sms || k_tiles < 8) return 1;
-  const int64_t want = std::min<int64_t>(ceil_div(sms, tiles), 16);
-  const int64_t by_k = k_tiles / 4;
-  return static_cast<int>(std::max<int64_t>(1, std::min(want, by_k)));
-}
-
-// Final (splits, k-tiles per split): no empty slice.
-void normalize_splits(int64_t k_tiles, int* splits, int* per_split) {
-  const int64_t s = std::clamp<int64_t>(*splits, 1, k_tiles);
-  const int64_t per = ceil_div(k_tiles, s);
-  *per_split = static_cast<int>(per);
-  *splits = static_cast<int>(ceil_div(k_tiles, per));
-}
-
-size_t align16(size_t v) { return (v + 15) / 16 * 16; }
-
-struct WorkspaceLayout {
-  size_t partial_bytes = 0, counter_bytes = 0;
-  size_t total() const { return partial_bytes + counter_bytes; }
-};
-
 WorkspaceLayout layout_for(const GemmPlan& pl, int64_t m, int64_t n) {
-  WorkspaceLayout w;
-  if (pl.split_k <= 1) return w;
   const TileDims d = dims(pl.tile);
   const int64_t tiles = ceil_div(m, d.bm) * ceil_div(n, d.bn);
-  w.partial_bytes = align16(static_cast<size_t>(tiles) * pl.split_k * d.threads * d.acc_per_thread * sizeof(float));
-  w.counter_bytes = align16(static_cast<size_t>(tiles) * sizeof(unsigned));
-  return w;
+  return split_k::workspace_layout(tiles, pl.split_k, d.threads, d.acc_per_thread);
 }
 
 template <class T, class Cfg>

@@ -57,7 +57,7 @@ run_cli 0 help inspect && grep -q -- "--batch N" "$work/out" || fail "help inspe
 run_cli 2 || fail "no arguments"
 expect_error 2 "unknown command 'frobnicate'" frobnicate "$cnn"
 expect_error 2 "no help for unknown command" help frobnicate
-expect_error 2 "not available yet" profile "$cnn"
+expect_error 2 "not available yet" validate "$cnn"
 
 # --- inspect --------------------------------------------------------------------------------
 # Hand count at batch 1: conv 2*4*8*8*27 + 256 bias = 14080, relu 256, gap 256, flatten 0,
@@ -90,6 +90,25 @@ outs = {o["name"]: o["shape"] for o in r["outputs"]}
 assert outs == {"abs \"q\"\\\t\u00e9": [3, 4, 7], "gathered": [3, 3, 2]}, outs
 ' "$work/out"
 fi
+
+# --- inspect --optimized --------------------------------------------------------------------
+# Conv + Relu fuse into one FusedConv: launches 4 -> 3 (the Flatten is a view, no launch).
+if run_cli 0 inspect "$cnn" --optimized --json; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+o = r["optimization"]
+assert [l["op_type"] for l in r["layers"]] == ["quench.FusedConv", "GlobalAveragePool", "Flatten", "Gemm"], r["layers"]
+assert (o["launches_unoptimized"], o["launches"], r["launches"]) == (4, 3, 3), o
+assert (o["layers_unoptimized"], o["layers"]) == (5, 4), o
+assert o["fusions"] == [{"node": "conv1", "op_type": "quench.FusedConv", "absorbed": ["conv1", "relu1"]}], o["fusions"]
+assert [p["rewrites"] for p in o["passes"] if p["pass"] == "fold_activations"] == [1, 0], o["passes"]
+' "$work/out"
+fi
+if run_cli 0 inspect "$cnn" --optimized; then
+  grep -q "launches    3 per inference, optimized (4 unoptimized" "$work/out" || fail "inspect --optimized launches: $(cat "$work/out")"
+  grep -q "quench.FusedConv conv1 <- conv1, relu1" "$work/out" || fail "inspect --optimized fused nodes"
+fi
+expect_error 2 "unknown option '--optimized'" run "$cnn" --optimized
 
 # --- run ------------------------------------------------------------------------------------
 if run_cli 0 run "$cnn" --json --batch 2 --iterations 7 --warmup 2 --seed 5 --save-outputs "$work/saved"; then
@@ -200,6 +219,94 @@ assert "gath\ufffdred" in names, names
 assert any(o["saved"].endswith("/gath_red.npy") for o in r["outputs"])
 ' "$work/out"
 fi
+
+# --- build and plan files -------------------------------------------------------------------
+# A plan built for batches 1..3, run at batch 2 from given inputs, gives exactly what running
+# the model itself at batch 2 gives; running it reports the plan as the engine's source.
+"$py" -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(5).uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32))' "$work/x2.npy"
+if run_cli 0 build "$cnn" -o "$work/cnn.qplan" --batch 3 --json; then
+  check_py 'r = json.load(open(sys.argv[1])); assert r["command"] == "build" and r["max_batch"] == 3, r
+assert r["plan_bytes"] > 0 and r["load_ms"] >= 0, r
+m = r["memory"]; assert m["lower_bound_bytes"] <= m["arena_bytes"] <= m["naive_bytes"], m' "$work/out"
+fi
+run_cli 0 build "$cnn" -o "$work/cnn_text.qplan" && grep -q "batches 1..1" "$work/out" || fail "build text report"
+if run_cli 0 run "$work/cnn.qplan" --batch 2 --input "x=$work/x2.npy" --save-outputs "$work/from_plan" --json --iterations 2; then
+  check_py 'r = json.load(open(sys.argv[1])); assert r["engine"]["source"] == "plan" and r["batch"] == 2, r' "$work/out"
+fi
+if run_cli 0 run "$cnn" --batch 2 --input "x=$work/x2.npy" --save-outputs "$work/from_model" --iterations 1; then
+  check_py 'import glob, os
+names = sorted(os.path.basename(f) for f in glob.glob(sys.argv[1] + "/*.npy"))
+assert names, "no outputs saved"
+for n in names:
+    a, b = np.load(sys.argv[1] + "/" + n), np.load(sys.argv[2] + "/" + n)
+    assert a.shape[0] == 2 and a.dtype == b.dtype and np.array_equal(a, b), n' "$work/from_plan" "$work/from_model"
+fi
+expect_error 2 "larger than the plan's max batch 3" run "$work/cnn.qplan" --batch 4
+expect_error 2 "does not apply to a plan file" run "$work/cnn.qplan" --shape x=1x3x8x8
+expect_error 2 "no plan file given" build "$cnn"
+expect_error 2 "already a plan file" build "$work/cnn.qplan" -o "$work/again.qplan"
+expect_error 1 "cannot open" build "$cnn" -o "$work/no/such/dir/x.qplan"
+head -c 1000 "$work/cnn.qplan" >"$work/cut.qplan"
+expect_error 1 "truncated" run "$work/cut.qplan"
+
+# --- profile --------------------------------------------------------------------------------
+run_cli 0 help profile && grep -q -- "--trace FILE" "$work/out" && grep -q -- "--top N" "$work/out" || fail "help profile"
+if run_cli 0 profile "$cnn" --iterations 5 --warmup 1 --top 3; then
+  grep -Eq "top 3 of [45] layers by time" "$work/out" || fail "profile table header: $(cat "$work/out")"
+  grep -Eq "\([12] more layers\)" "$work/out" || fail "profile table rest line"
+  grep -q "sum of layers .* of the whole-model median" "$work/out" || fail "profile totals line"
+fi
+# The trace: valid JSON, one complete slice per layer of the report (the optimizer's graph), in
+# plan order, one after another; fusion keeps the model's 14637 FLOPs.
+if run_cli 0 profile "$cnn" --iterations 5 --warmup 1 --json --trace "$work/trace.json"; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+t = json.load(open(sys.argv[2]))
+ev = t["traceEvents"]
+slices = [e for e in ev if e["ph"] == "X"]
+assert [e["name"] for e in slices] == [l["name"] for l in r["layers"]], ([e["name"] for e in slices], r["layers"])
+assert [e["args"]["flops"] for e in slices] == [l["flops"] for l in r["layers"]]
+assert sum(l["flops"] for l in r["layers"]) == r["total_flops"] == 14637, r["total_flops"]
+assert all(e["cat"] == "layer" and e["dur"] > 0 and e["ts"] >= 0 for e in slices), slices
+assert len({(e["pid"], e["tid"]) for e in slices}) == 1
+for a, b in zip(slices, slices[1:]):
+    assert a["ts"] + a["dur"] <= b["ts"] + 1e-6, (a, b)
+assert {e["name"] for e in ev if e["ph"] == "M"} == {"process_name", "thread_name"}
+' "$work/out" "$work/trace.json"
+fi
+# Hand counts at batch 2 (see inspect above), the nodes as written; conv bytes: x 384 + w 108 +
+# b 4 + y 512 floats.
+if run_cli 0 profile "$cnn" --json --batch 2 --iterations 3 --warmup 0 --no-optimize; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+assert r["command"] == "profile" and r["batch"] == 2 and r["iterations"] == 3 and r["warmup"] == 0
+assert r["model_ms"]["count"] == 3 and r["model_ms"]["p50"] > 0
+L = r["layers"]
+assert [l["flops"] for l in L] == [2 * 14080, 2 * 256, 2 * 256, 0, 2 * 45], [l["flops"] for l in L]
+assert L[0]["bytes"] == 4 * (384 + 108 + 4 + 512) and L[0]["weight_bytes"] == 4 * 112, L[0]
+assert r["total_flops"] == 2 * 14637
+assert abs(sum(l["share"] for l in L) - 1) < 1e-9
+assert abs(sum(l["ms"] for l in L) - r["layer_sum_ms"]) < 1e-9 * r["layer_sum_ms"] + 1e-12
+assert all(l["bound"] in ("memory", "compute", "overhead") for l in L)
+assert all(l["min_ms"] <= l["ms"] <= l["max_ms"] and l["min_ms"] <= l["median_ms"] <= l["max_ms"] for l in L)
+c = r["ceilings"]
+assert c["bytes_per_s"] > 0 and c["flop_per_s"] > 0 and c["overhead_s"] > 0
+' "$work/out"
+fi
+# The roofline plot needs matplotlib (scripts/setup.sh installs python3-matplotlib).
+if "$py" -c "import matplotlib" 2>/dev/null; then
+  if run_cli 0 profile "$cnn" --iterations 2 --plot "$work/roofline.png"; then
+    check_py 'assert open(sys.argv[1], "rb").read(8) == b"\x89PNG\r\n\x1a\n"' "$work/roofline.png"
+  fi
+else
+  echo "cli_test: SKIP the roofline plot: $py has no matplotlib"
+fi
+expect_error 2 "--top wants an integer >= 1" profile "$cnn" --top 0
+expect_error 2 "unknown option '--input'" profile "$cnn" --input "x=$work/in.npy"
+expect_error 2 "unknown option '--top'" run "$cnn" --top 3
+expect_error 1 "--trace: cannot write" profile "$cnn" --trace "$work/no_such_dir/trace.json"
+QUENCH_ROOFLINE_SCRIPT="$work/no_such_script.py" expect_error 1 "cannot find the plotting script" profile "$cnn" --plot "$work/r.png"
+expect_error 1 "is not built yet" profile "$cnn" --backend cuda
 
 # --- errors ---------------------------------------------------------------------------------
 expect_error 2 "unknown option '--frobnicate'" run "$cnn" --frobnicate

@@ -8,6 +8,7 @@
 
 #include "engine/cpu_executor.h"
 #include "engine/shape_inference.h"
+#include "tests/engine/engine_test_models.h"
 
 namespace {
 std::atomic<int64_t> g_allocations{0};
@@ -76,6 +77,27 @@ TEST(NoAllocation, CpuRunsAllocateNothingAfterTheFirst) {
   // And the result is real: Abs(Neg(Tanh(Sigmoid(Relu(x))))) at one element.
   const double x0 = p[12345];
   EXPECT_NEAR(outs[prev].value_as_double(12345), std::tanh(1 / (1 + std::exp(-std::max(0.0, x0)))), 1e-6);
+}
+
+TEST(NoAllocation, ContextRunsAtEveryBatchAllocateNothingAfterTheFirst) {
+  const std::string bytes = testing::branchy_model();
+  auto m = load_onnx_from_bytes(bytes.data(), bytes.size(), "branchy.onnx");
+  ASSERT_TRUE(m.ok());
+  BuildOptions opt;
+  opt.max_batch = 3;
+  auto engine = build(*m, opt);
+  ASSERT_TRUE(engine.ok());
+  auto ctx = engine->create_context();
+  ASSERT_TRUE(ctx.ok());
+  std::vector<TensorMap> feeds, outs(3);
+  for (int b = 1; b <= 3; ++b) feeds.push_back({{"x", testing::random_input({b, 3, 8, 8}, b)}});
+  for (int b = 0; b < 3; ++b) ASSERT_TRUE(ctx->run(feeds[b], outs[b]).ok());  // outputs made here
+  const int64_t before = g_allocations.load();
+  bool all_ok = true;
+  for (int r = 0; r < 1000; ++r) all_ok = ctx->run(feeds[r % 3], outs[r % 3]).ok() && all_ok;
+  const int64_t allocated = g_allocations.load() - before;
+  ASSERT_TRUE(all_ok);
+  EXPECT_EQ(allocated, 0) << "allocations during 1000 runs across batch sizes 1..3";
 }
 
 }  // namespace
