@@ -1,6 +1,7 @@
 #include "engine/memory_planner.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 namespace quench {
@@ -20,6 +21,40 @@ struct Membership {
   int buffer = -1;
   int64_t offset = 0;  // inside the buffer
 };
+
+// Places `buffers` in `order`, each into a gap among the placed buffers whose lifetimes
+// overlap its own: the tightest gap that fits, or the lowest one. Returns the arena size.
+int64_t place_buffers(const std::vector<Buffer>& buffers, const std::vector<int>& order, int64_t alignment,
+                      bool tightest, std::vector<int64_t>* offsets) {
+  offsets->assign(buffers.size(), 0);
+  int64_t arena = 0;
+  std::vector<int> placed;
+  std::vector<std::pair<int64_t, int64_t>> busy;  // [begin, end) of overlapping placed buffers
+  for (int bi : order) {
+    const Buffer& b = buffers[bi];
+    if (b.bytes == 0) continue;
+    busy.clear();
+    for (int pi : placed) {
+      const Buffer& p = buffers[pi];
+      if (p.first <= b.last && b.first <= p.last) busy.push_back({(*offsets)[pi], (*offsets)[pi] + p.bytes});
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t best = -1, best_gap = INT64_MAX, cursor = 0;
+    for (const auto& [begin, end] : busy) {
+      const int64_t start = align_up(cursor, alignment);
+      if (begin > start && begin - start >= b.bytes && begin - start < best_gap) {
+        best = start;
+        best_gap = begin - start;
+        if (!tightest) break;  // the lowest gap that fits
+      }
+      cursor = std::max(cursor, end);
+    }
+    (*offsets)[bi] = best >= 0 ? best : align_up(cursor, alignment);
+    arena = std::max(arena, (*offsets)[bi] + b.bytes);
+    placed.push_back(bi);
+  }
+  return arena;
+}
 
 Status check_inputs(std::span<const PlanTensor> ts, int64_t alignment) {
   if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
@@ -108,38 +143,59 @@ Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment
     }
   }
 
-  // Greedy by size: big buffers first, each into the tightest gap among the placed buffers
-  // whose lifetimes overlap its own.
-  std::vector<int> by_size(buffers.size());
-  std::iota(by_size.begin(), by_size.end(), 0);
-  std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) {
-    if (buffers[a].bytes != buffers[b].bytes) return buffers[a].bytes > buffers[b].bytes;
-    return buffers[a].first < buffers[b].first;
-  });
-  std::vector<int> placed;
-  std::vector<std::pair<int64_t, int64_t>> busy;  // [begin, end) of overlapping placed buffers
-  for (int bi : by_size) {
-    Buffer& b = buffers[bi];
-    if (b.bytes == 0) continue;
-    busy.clear();
-    for (int pi : placed) {
-      const Buffer& p = buffers[pi];
-      if (p.first <= b.last && b.first <= p.last) busy.push_back({p.offset, p.offset + p.bytes});
-    }
-    std::sort(busy.begin(), busy.end());
-    int64_t best = -1, best_gap = INT64_MAX, cursor = 0;
-    for (const auto& [begin, end] : busy) {
-      int64_t start = align_up(cursor, alignment);
-      if (begin > start && begin - start >= b.bytes && begin - start < best_gap) {
-        best = start;
-        best_gap = begin - start;
-      }
-      cursor = std::max(cursor, end);
-    }
-    b.offset = best >= 0 ? best : align_up(cursor, alignment);
-    plan.arena_bytes = std::max(plan.arena_bytes, b.offset + b.bytes);
-    placed.push_back(bi);
+  // Greedy placement in several orders and two fit rules; the smallest arena wins. No one
+  // order is best for every graph: size first suits wide networks, the live set at a buffer's
+  // busiest step ("breadth") suits graphs whose peak is made of many mid-sized tensors.
+  std::vector<int64_t> live_at(1, 0);
+  for (const Buffer& b : buffers) {
+    if (static_cast<int>(live_at.size()) <= b.last) live_at.resize(b.last + 1, 0);
+    for (int st = b.first; st <= b.last; ++st) live_at[st] += b.bytes;
   }
+  std::vector<int64_t> breadth(buffers.size(), 0);
+  for (size_t i = 0; i < buffers.size(); ++i)
+    for (int st = buffers[i].first; st <= buffers[i].last; ++st) breadth[i] = std::max(breadth[i], live_at[st]);
+  auto area = [&](int i) { return buffers[i].bytes * (buffers[i].last - buffers[i].first + 1); };
+  using Key = std::function<bool(int, int)>;
+  const Key orders[] = {
+      [&](int a, int b) { return buffers[a].bytes > buffers[b].bytes; },
+      [&](int a, int b) { return breadth[a] != breadth[b] ? breadth[a] > breadth[b] : buffers[a].bytes > buffers[b].bytes; },
+      [&](int a, int b) { return area(a) > area(b); },
+      [&](int a, int b) { return buffers[a].first < buffers[b].first; },
+      [&](int a, int b) { return buffers[a].last - buffers[a].first > buffers[b].last - buffers[b].first; },
+  };
+  std::vector<int64_t> best_offsets;
+  std::vector<int> best_order;
+  bool best_tightest = true;
+  int64_t best_arena = INT64_MAX;
+  auto try_order = [&](const std::vector<int>& order_b, bool tightest) {
+    std::vector<int64_t> offsets;
+    const int64_t arena = place_buffers(buffers, order_b, alignment, tightest, &offsets);
+    if (arena >= best_arena) return false;
+    best_arena = arena;
+    best_offsets = std::move(offsets);
+    best_order = order_b;
+    best_tightest = tightest;
+    return true;
+  };
+  for (const Key& key : orders)
+    for (bool tightest : {true, false}) {
+      std::vector<int> order_b(buffers.size());
+      std::iota(order_b.begin(), order_b.end(), 0);
+      std::stable_sort(order_b.begin(), order_b.end(), key);
+      try_order(order_b, tightest);
+    }
+  // Local search: a buffer that ends at the top of the arena was placed too late to find a
+  // low gap; placing it first often lets the others pack around it. A few rounds suffice.
+  for (int round = 0; round < 16 && !buffers.empty(); ++round) {
+    std::vector<int> top, rest;
+    for (int bi : best_order)
+      (buffers[bi].bytes > 0 && best_offsets[bi] + buffers[bi].bytes == best_arena ? top : rest).push_back(bi);
+    if (top.empty() || rest.empty()) break;
+    top.insert(top.end(), rest.begin(), rest.end());
+    if (!try_order(top, best_tightest)) break;
+  }
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].offset = best_offsets[i];
+  plan.arena_bytes = buffers.empty() ? 0 : best_arena;
   plan.arena_bytes = align_up(plan.arena_bytes, alignment);
 
   for (int i = 0; i < n; ++i) {
