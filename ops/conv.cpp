@@ -1,13 +1,11 @@
 // Conv: N-d convolution over NCHW-style input (1 to 6 spatial dims) with groups (depthwise
 // included), strides, dilations, explicit pads or auto_pad, and an optional bias.
 //
-// The CPU reference is a direct loop, no im2col: one task per output row (n, m, all spatial
-// indices but the last), accumulating in doubles. For every kernel position the valid range of
-// the last output index is computed up front, so the innermost loop is a branch-free
-// acc[i] += w * x[i * stride] that the compiler vectorizes.
+// The CPU reference is ops/conv_loop.h's direct loop, accumulating in doubles.
 #include <algorithm>
 
 #include "ops/conv.h"
+#include "ops/conv_loop.h"
 #include "ops/op_util.h"
 #include "ops/parallel.h"
 #include "ops/registry.h"
@@ -15,9 +13,6 @@
 
 namespace quench::ops {
 namespace {
-
-// Output positions accumulated at once, per task, on the stack.
-constexpr int64_t kTile = 256;
 
 // Checks the input and weight shapes against each other and the attributes; shared by infer
 // and run so both see the same geometry.
@@ -61,87 +56,11 @@ Status infer(const NodeDesc& n, std::span<const ValueDesc> in, std::span<ValueDe
   return check_output_size(n, out[0].shape, out[0].dtype);
 }
 
-// acc[i] += w * x[i * stride] for i in [0, len): the one hot loop, kept trivial for the vectorizer.
-template <class T>
-inline void axpy(double* acc, const T* x, int64_t stride, int64_t len, double w) {
-  if (stride == 1) {
-    for (int64_t i = 0; i < len; ++i) acc[i] += w * static_cast<double>(x[i]);
-  } else {
-    for (int64_t i = 0; i < len; ++i) acc[i] += w * static_cast<double>(x[i * stride]);
-  }
-}
-
 template <class T>
 void conv_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
-  Window win = g.win;
-  // A 1x1 kernel with unit strides and no pads maps the spatial dims one to one: treat them as
-  // one long row, so the inner loop runs over the whole plane instead of one short row.
-  bool pointwise = true;
-  for (int d = 0; d < win.rank; ++d)
-    pointwise = pointwise && win.kernel[d] == 1 && win.stride[d] == 1 && win.pad_begin[d] == 0 && win.pad_end[d] == 0;
-  if (pointwise) {
-    int64_t plane = 1;
-    for (int d = 0; d < win.rank; ++d) plane *= win.in[d];
-    win.rank = 1;
-    win.in[0] = win.out[0] = plane;
-  }
-  const int last = win.rank - 1;
-  int64_t in_rows = 1, out_rows = 1, k_rows = 1;
-  for (int d = 0; d < last; ++d) {
-    in_rows *= win.in[d];
-    out_rows *= win.out[d];
-    k_rows *= win.kernel[d];
-  }
-  const int64_t in_w = win.in[last], out_w = win.out[last], k_w = win.kernel[last];
-  const int64_t s_w = win.stride[last], d_w = win.dilation[last], p_w = win.pad_begin[last];
-  const int64_t in_plane = in_rows * in_w, k_size = k_rows * k_w;
-  const int64_t cg = g.in_ch / g.group, mg = g.out_ch / g.group;
-  const int64_t tasks = g.batch * g.out_ch * out_rows;
-  const int64_t task_cost = std::max<int64_t>(1, cg * k_size * std::min(out_w, kTile));
-
-  parallel_for(tasks, std::max<int64_t>(1, (int64_t{1} << 16) / task_cost), [&](int64_t t_begin, int64_t t_end) {
-    double acc[kTile];
-    for (int64_t t = t_begin; t < t_end; ++t) {
-      const int64_t r = t % out_rows, m = (t / out_rows) % g.out_ch, nb = t / (out_rows * g.out_ch);
-      Index o{};  // output index of this row, spatial dims but the last
-      for (int64_t d = last - 1, rem = r; d >= 0; --d) {
-        o[d] = rem % win.out[d];
-        rem /= win.out[d];
-      }
-      const T* xg = x + (nb * g.in_ch + (m / mg) * cg) * in_plane;  // first input channel of m's group
-      const T* wm = w + m * cg * k_size;
-      T* yrow = y + t * out_w;
-      const double bias = b ? static_cast<double>(b[m]) : 0.0;
-      for (int64_t o0 = 0; o0 < out_w; o0 += kTile) {
-        const int64_t o1 = std::min(out_w, o0 + kTile);
-        std::fill(acc, acc + (o1 - o0), 0.0);
-        for (int64_t kr = 0; kr < k_rows; ++kr) {
-          // The input row this kernel row reads, or none when it falls in the padding.
-          int64_t row = 0;
-          bool inside = true;
-          for (int64_t d = 0, rem = kr, div = k_rows; d < last; ++d) {
-            div /= win.kernel[d];
-            const int64_t k = rem / div;
-            rem %= div;
-            const int64_t i = o[d] * win.stride[d] - win.pad_begin[d] + k * win.dilation[d];
-            inside = inside && i >= 0 && i < win.in[d];
-            row = row * win.in[d] + i;
-          }
-          if (!inside) continue;
-          for (int64_t kw = 0; kw < k_w; ++kw) {
-            // Output ow reads input column ow * s_w + base; keep those inside [0, in_w).
-            const int64_t base = kw * d_w - p_w;
-            const int64_t lo = std::max(o0, ceil_div(-base, s_w)), hi = std::min(o1, ceil_div(in_w - base, s_w));
-            if (lo >= hi) continue;
-            for (int64_t c = 0; c < cg; ++c) {
-              const double wv = static_cast<double>(wm[c * k_size + kr * k_w + kw]);
-              axpy(acc + (lo - o0), xg + (c * in_plane + row * in_w + base + lo * s_w), s_w, hi - lo, wv);
-            }
-          }
-        }
-        for (int64_t i = o0; i < o1; ++i) yrow[i] = static_cast<T>(acc[i - o0] + bias);
-      }
-    }
+  conv_direct<double>(g, x, w, [&](int64_t first, int64_t m, int64_t o0, int64_t o1, const double* acc) {
+    const double bias = b ? static_cast<double>(b[m]) : 0.0;
+    for (int64_t i = o0; i < o1; ++i) y[first + i] = static_cast<T>(acc[i - o0] + bias);
   });
 }
 
