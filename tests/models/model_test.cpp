@@ -25,76 +25,29 @@
 
 #include "quench/quench.h"
 #include "quench/tensor.h"
-
-#ifndef QUENCH_SOURCE_DIR
-#define QUENCH_SOURCE_DIR "."
-#endif
+#include "tests/models/model_cases.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using quench::Tensor;
+using quench::testing::ModelCase;
+using quench::testing::models_dir;
+using quench::testing::rel_l2;
+using quench::testing::require_models;
 
 constexpr double kMaxRelL2 = 1e-4;
 
-struct ModelCase {
-  std::string dir;   // "zoo" or "real"
-  std::string name;  // file stem
-};
 
-// The models scripts/make_models.sh makes; with QUENCH_REQUIRE_MODELS=1 each must be there.
-const ModelCase kRequired[] = {
-    {"zoo", "mobilenetv2"},     {"zoo", "mobilenetv3_large"}, {"zoo", "efficientnet_b0"},
-    {"zoo", "resnet50"},        {"zoo", "yolo_style"},        {"zoo", "mobilenetv2_dynamic"},
-    {"real", "ppocr_det"},      {"real", "ppocr_cls"},        {"real", "ppocr_rec"},
-};
 
-void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.dir << "/" << c.name; }
 
-fs::path models_dir() {
-  const char* env = std::getenv("QUENCH_MODELS_DIR");
-  return env && *env ? fs::path(env) : fs::path(QUENCH_SOURCE_DIR) / ".models";
-}
 
-bool require_models() {
-  const char* env = std::getenv("QUENCH_REQUIRE_MODELS");
-  return env && std::string(env) == "1";
-}
 
-// The required models plus any other NAME.onnx with an input in zoo/ or real/.
-std::vector<ModelCase> cases() {
-  std::vector<ModelCase> out(std::begin(kRequired), std::end(kRequired));
-  std::set<std::string> known;
-  for (const auto& c : out) known.insert(c.dir + "/" + c.name);
-  for (const char* dir : {"zoo", "real"}) {
-    std::error_code ec;
-    std::vector<ModelCase> extra;
-    for (const auto& e : fs::directory_iterator(models_dir() / dir, ec)) {
-      if (e.path().extension() != ".onnx") continue;
-      const std::string stem = e.path().stem().string();
-      if (known.count(std::string(dir) + "/" + stem) || !fs::exists(models_dir() / dir / (stem + ".input.npy"))) continue;
-      extra.push_back({dir, stem});
-    }
-    std::sort(extra.begin(), extra.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    out.insert(out.end(), extra.begin(), extra.end());
-  }
-  return out;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// ||a - b|| / ||b|| over all elements, in double.
-double rel_l2(const Tensor& a, const Tensor& b) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < b.numel(); ++i) {
-    const double x = a.value_as_double(i), y = b.value_as_double(i);
-    num += (x - y) * (x - y);
-    den += y * y;
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
 
 // Rows [begin, begin + count) of the leading dim, as an owned tensor.
 Tensor rows(const Tensor& t, int64_t begin, int64_t count) {
@@ -184,7 +137,7 @@ TEST_P(Model, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Model, ::testing::ValuesIn(cases()),
+INSTANTIATE_TEST_SUITE_P(Models, Model, ::testing::ValuesIn(quench::testing::model_cases()),
                          [](const ::testing::TestParamInfo<ModelCase>& info) {
                            std::string s = info.param.dir + "_" + info.param.name;
                            for (char& ch : s)

@@ -22,9 +22,7 @@
 #include "quench/inspect.h"
 #include "quench/profile.h"
 
-#ifndef QUENCH_SOURCE_DIR
-#define QUENCH_SOURCE_DIR "."
-#endif
+#include "tests/models/model_cases.h"
 
 namespace {
 
@@ -32,16 +30,9 @@ namespace fs = std::filesystem;
 
 constexpr double kMaxRelativeGap = 0.10;
 
-fs::path model_path(const std::string& name) {
-  const char* env = std::getenv("QUENCH_MODELS_DIR");
-  const fs::path dir = env && *env ? fs::path(env) : fs::path(QUENCH_SOURCE_DIR) / ".models";
-  return dir / "zoo" / (name + ".onnx");
-}
+using quench::testing::require_models;
 
-bool require_models() {
-  const char* env = std::getenv("QUENCH_REQUIRE_MODELS");
-  return env && std::string(env) == "1";
-}
+fs::path model_path(const std::string& name) { return quench::testing::models_dir() / "zoo" / (name + ".onnx"); }
 
 TEST(ProfileModel, LayerSumWithinTenPercentOfWholeModel) {
   const fs::path onnx = model_path("mobilenetv2");
