@@ -111,6 +111,14 @@ inline bool all_aligned(unsigned bytes, std::initializer_list<const void*> ptrs)
   return true;
 }
 
+// Elements per access along a contiguous innermost dim of `inner` elements: 8 or 2 when the
+// caller allows it (`max_vector`), `inner` divides and every pointer is aligned for it; else 1.
+inline int vector_width_for(int max_vector, int64_t inner, unsigned elem_bytes, std::initializer_list<const void*> ptrs) {
+  for (int v : {8, 2})
+    if (max_vector >= v && inner % v == 0 && all_aligned(v * elem_bytes, ptrs)) return v;
+  return 1;
+}
+
 // True when [p, p + p_bytes) and [q, q + q_bytes) share a byte.
 inline bool ranges_overlap(const void* p, size_t p_bytes, const void* q, size_t q_bytes) {
   const auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(q);

@@ -149,9 +149,7 @@ size_t workspace_bytes(const PoolArgs<T>&) {
 
 template <class T>
 int vector_width(const PoolArgs<T>& a) {
-  if (a.max_vector >= 8 && a.c % 8 == 0 && all_aligned(8 * sizeof(T), {a.x, a.y})) return 8;
-  if (a.max_vector >= 2 && a.c % 2 == 0 && all_aligned(2 * sizeof(T), {a.x, a.y})) return 2;
-  return 1;
+  return vector_width_for(a.max_vector, a.c, sizeof(T), {a.x, a.y});
 }
 
 template <class T>

@@ -227,9 +227,7 @@ size_t workspace_bytes(const SoftmaxArgs<T>&) {
 
 template <class T>
 int vector_width(const SoftmaxArgs<T>& a) {
-  if (a.max_vector >= 8 && a.cols % 8 == 0 && all_aligned(8 * sizeof(T), {a.x, a.y})) return 8;
-  if (a.max_vector >= 2 && a.cols % 2 == 0 && all_aligned(2 * sizeof(T), {a.x, a.y})) return 2;
-  return 1;
+  return vector_width_for(a.max_vector, a.cols, sizeof(T), {a.x, a.y});
 }
 
 template <class T>
