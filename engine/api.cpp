@@ -6,6 +6,7 @@
 
 #include "engine/batch_graph.h"
 #include "engine/optimizer/optimizer.h"
+#include "engine/quantize/int8_build.h"
 #include "loaders/onnx/onnx_reader.h"
 #include "loaders/qplan/qplan.h"
 
@@ -71,8 +72,8 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.max_batch < 1) return error(StatusCode::kInvalidArgument, "max_batch must be at least 1, got ", opt.max_batch);
   if (opt.backend != Backend::kCpu)
     return error(StatusCode::kUnsupported, "backend ", backend_name(opt.backend), " is not built yet; use cpu");
-  if (opt.precision != Precision::kFP32)
-    return error(StatusCode::kUnsupported, "the cpu backend runs fp32 only, not ", precision_name(opt.precision));
+  if (opt.precision == Precision::kFP16)
+    return error(StatusCode::kUnsupported, "the cpu backend runs fp32 and int8 (the INT8 reference), not fp16");
   auto impl = std::make_shared<EngineImpl>();
   impl->options = opt;
   impl->source = m.source();
@@ -82,8 +83,17 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   ir::Graph optimized;
   if (opt.optimize) {
     optimized = *source_graph;
-    QUENCH_TRY(optimize_graph(optimized, OptimizeOptions::from(opt), nullptr).with_context(impl->source));
+    OptimizeOptions oo = OptimizeOptions::from(opt);
+    oo.fuse_blocks = opt.precision != Precision::kINT8;  // blocks have no INT8 form: quantize their convs
+    QUENCH_TRY(optimize_graph(optimized, oo, nullptr).with_context(impl->source));
     source_graph = &optimized;
+  }
+  if (opt.precision == Precision::kINT8) {
+    QUENCH_ASSIGN(auto q, quant_pass::build_int8_graph(*source_graph, opt, impl->source));
+    optimized = std::move(q.graph);
+    source_graph = &optimized;
+    impl->calibration = std::move(q.table);
+    impl->int8 = std::move(q.report);
   }
   // Every batch is planned now, so that no run does lazy work and a plan file holds them all;
   // a model with a fixed batch has a plan at max_batch only.
@@ -154,8 +164,16 @@ Result<Context> Engine::create_context() const { return detail::EngineImpl::make
 
 Status Engine::save(const std::string& path) const {
   const auto& e = *impl_;
-  return loaders::write_qplan(path, {e.options, e.source, e.plans, nullptr});
+  return loaders::write_qplan(path, {e.options, e.source, e.plans, nullptr, e.calibration});
 }
+
+Status Engine::save_calibration(const std::string& path) const {
+  if (impl_->calibration.tensors.empty())
+    return error(StatusCode::kInvalidArgument, "the engine has no calibration table (it is not an INT8 engine)");
+  return calib::save_calibration_table(path, impl_->calibration);
+}
+
+const Int8Report& Engine::int8_report() const { return impl_->int8; }
 
 Result<Engine> Engine::load(const std::string& path) {
   QUENCH_ASSIGN(auto bundle, loaders::read_qplan(path));
@@ -164,6 +182,7 @@ Result<Engine> Engine::load(const std::string& path) {
   impl->source = bundle.source;
   impl->plans = std::move(bundle.plans);
   impl->keep_alive = std::move(bundle.keep_alive);
+  impl->calibration = std::move(bundle.calibration);
   QUENCH_TRY(impl->finish().with_context(path));
   return detail::EngineImpl::wrap(std::move(impl));
 }

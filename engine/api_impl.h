@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "engine/calibration/calibration_table.h"
 #include "engine/cpu_executor.h"
 #include "engine/execution_plan.h"
 #include "engine/ir/graph.h"
@@ -23,6 +24,9 @@ struct EngineImpl {
   std::string source;  // the model file, for messages
   std::vector<TensorInfo> inputs, outputs;
   MemoryReport memory;
+  // INT8 engines: the activation scales (saved in the plan file) and what was quantized.
+  calib::CalibrationTable calibration;
+  Int8Report int8;
   // plans[b - 1] runs batch b; every plan fits in one arena of memory.arena_bytes.
   std::vector<std::shared_ptr<const ExecutionPlan>> plans;
   // Whatever the weight tensors view (the mapped model or plan file) stays alive with them;

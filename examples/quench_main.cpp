@@ -21,9 +21,9 @@ const char* const kMainUsage =
     "  run       build an engine and time it on random or given inputs\n"
     "  profile   time every layer: FLOPs, bytes, achieved rates and what bounds it\n"
     "  build     build an engine and save it as a plan file (.qplan) that 'run' loads in milliseconds\n"
+    "  validate  compare an engine (e.g. INT8) with the FP32 reference on sample inputs, per output and per layer\n"
     "  help      'quench help COMMAND' shows a command's options\n"
     "\n"
-    "validate is not available yet.\n"
     "Exit codes: 0 success, 1 a runtime failure, 2 bad usage.\n";
 
 const char* const kInspectUsage =
@@ -63,6 +63,7 @@ const char* const kRunUsage =
     "                         uint8 in [0, 255], other integers in [0, 9], bools 0/1\n"
     "  --save-outputs DIR     write each output as DIR/NAME.npy (NAME made safe for the filesystem)\n"
     "  --json                 machine-readable report on stdout\n"
+    "  --calib DIR ...        INT8 calibration and mixed precision: as for 'quench build'\n"
     "  --help                 this text\n";
 
 const char* const kBuildUsage =
@@ -80,7 +81,17 @@ const char* const kBuildUsage =
     "  --batch N              largest batch the engine runs (default 1, or the --shape batch)\n"
     "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
     "  --json                 machine-readable report on stdout\n"
-    "  --help                 this text\n";
+    "  --help                 this text\n"
+    "\n"
+    "INT8 (--precision int8; docs/int8.md):\n"
+    "  --calib DIR            calibrate on the .npy samples in DIR (DIR/*.npy or DIR/<input>/*.npy)\n"
+    "  --calib-table FILE     or use a table saved before (--save-calib)\n"
+    "  --calib-method M       max | percentile (99.99) | entropy (default)\n"
+    "  --calib-samples N      calibrate on the first N samples only\n"
+    "  --int8-budget E        keep the most sensitive layers float until the outputs' relative L2\n"
+    "                         error on the first 8 samples is at most E (e.g. 0.01)\n"
+    "  --keep-float NODE      keep this layer float (repeatable)\n"
+    "  --save-calib FILE      write the calibration table, for --calib-table later\n";
 
 const char* const kProfileUsage =
     "usage: quench profile MODEL [options]\n"
@@ -105,6 +116,29 @@ const char* const kProfileUsage =
     "  --json                 machine-readable report with every layer on stdout\n"
     "  --trace FILE           Chrome/Perfetto trace: one slice per layer of the median run\n"
     "  --plot FILE.png        roofline plot (scripts/roofline_plot.py; needs python3-matplotlib)\n"
+    "  --calib DIR ...        INT8 calibration and mixed precision: as for 'quench build'\n"
+    "  --help                 this text\n";
+
+const char* const kValidateUsage =
+    "usage: quench validate MODEL [options]\n"
+    "\n"
+    "Builds the engine the options describe and runs it beside the model's FP32 CPU reference\n"
+    "(the graph as written, no optimizer) on sample inputs. Reports each output's relative L2\n"
+    "error, top-1 agreement for classifier outputs ([batch, classes]) and, with --iou-threshold,\n"
+    "the IoU of thresholded probability maps; then every layer's error against the reference\n"
+    "tensor of the same name beside its time, naming the first layer over the tolerance.\n"
+    "\n"
+    "options:\n"
+    "  --inputs DIR           evaluation samples: DIR/*.npy or DIR/<input>/*.npy, one per sample\n"
+    "                         (default: the --calib folder, which flatters an INT8 engine)\n"
+    "  --samples N            use the first N samples only\n"
+    "  --tolerance T          per-layer relative L2 tolerance (default by precision: fp32 1e-5,\n"
+    "                         fp16 2e-3, int8 0.1)\n"
+    "  --iou-threshold T      also the IoU of {reference > T} and {engine > T} per output\n"
+    "  --top N                layers in the table, largest errors (default 10)\n"
+    "  --precision, --calib, --calib-table, --calib-method, --calib-samples, --int8-budget,\n"
+    "  --keep-float, --backend, --no-optimize, --batch, --shape: as for 'quench build'\n"
+    "  --json                 machine-readable report with every layer on stdout\n"
     "  --help                 this text\n";
 
 namespace {
@@ -114,6 +148,7 @@ const char* usage_for(const std::string& command) {
   if (command == "run") return kRunUsage;
   if (command == "profile") return kProfileUsage;
   if (command == "build") return kBuildUsage;
+  if (command == "validate") return kValidateUsage;
   return nullptr;
 }
 
@@ -134,8 +169,6 @@ int main_impl(const std::vector<std::string>& args) {
     std::fputs(u, stdout);
     return kExitOk;
   }
-  if (command == "validate")
-    return report_error("", {kExitUsage, "command '" + command + "' is not available yet (see 'quench --help')"});
   const char* u = usage_for(command);
   if (!u) return report_error("", {kExitUsage, "unknown command '" + command + "' (see 'quench --help')"});
 
@@ -148,6 +181,7 @@ int main_impl(const std::vector<std::string>& args) {
   }
   if (command == "profile") return profile_command(o);
   if (command == "build") return build_command(o);
+  if (command == "validate") return validate_command(o);
   return command == "inspect" ? inspect_command(o) : run_command(o);
 }
 

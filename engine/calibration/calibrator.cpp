@@ -54,6 +54,7 @@ Result<CalibrationTable> calibrate(std::shared_ptr<const ir::Graph> g, const std
     QUENCH_ASSIGN(TensorMap feeds, load_calibration_sample(samples[k], *g));
     Status st = collector->add(feeds);
     if (!st.ok()) return st.with_context("calibration sample " + std::to_string(k));
+    if (opt.progress) opt.progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(n));
   }
   return collector->table(opt.method, opt.percentile);
 }

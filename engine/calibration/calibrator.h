@@ -9,6 +9,7 @@
 // tensors named in the table are the ones it looks up.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,8 @@ struct CalibrationOptions {
   double percentile = 99.99;
   int bins = AbsHistogram::kDefaultBins;
   int64_t max_samples = 0;  // 0: every sample found
+  // Called after each sample with (samples done, samples in all); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 class ActivationCollector {

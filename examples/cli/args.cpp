@@ -6,7 +6,9 @@
 namespace quench::cli {
 namespace {
 
-enum Cmd : unsigned { kInspect = 1, kRun = 2, kProfile = 4, kBuild = 8 };
+enum Cmd : unsigned { kInspect = 1, kRun = 2, kProfile = 4, kBuild = 8, kValidate = 16 };
+// The commands that build an engine from a model.
+constexpr unsigned kBuilds = kRun | kProfile | kBuild | kValidate;
 
 struct Flag {
   const char* name;
@@ -15,15 +17,21 @@ struct Flag {
 };
 
 constexpr Flag kFlags[] = {
-    {"--help", false, kInspect | kRun | kProfile | kBuild}, {"--json", false, kInspect | kRun | kProfile | kBuild},
-    {"--batch", true, kInspect | kRun | kProfile | kBuild}, {"--shape", true, kInspect | kRun | kProfile | kBuild},
-    {"--backend", true, kRun | kProfile | kBuild},      {"--precision", true, kRun | kProfile | kBuild},
+    {"--help", false, kInspect | kBuilds},              {"--json", false, kInspect | kBuilds},
+    {"--batch", true, kInspect | kBuilds},              {"--shape", true, kInspect | kBuilds},
+    {"--backend", true, kBuilds},                       {"--precision", true, kBuilds},
+    {"--calib", true, kBuilds},                         {"--calib-table", true, kBuilds},
+    {"--calib-method", true, kBuilds},                  {"--calib-samples", true, kBuilds},
+    {"--int8-budget", true, kBuilds},                   {"--keep-float", true, kBuilds},
+    {"--save-calib", true, kBuild},                     {"--inputs", true, kValidate},
+    {"--samples", true, kValidate},                     {"--tolerance", true, kValidate},
+    {"--iou-threshold", true, kValidate},
     {"-o", true, kBuild},                               {"--output", true, kBuild},
     {"--iterations", true, kRun | kProfile},            {"--warmup", true, kRun | kProfile},
     {"--input", true, kRun},                            {"--seed", true, kRun | kProfile},
-    {"--save-outputs", true, kRun},                     {"--top", true, kProfile},
+    {"--save-outputs", true, kRun},                     {"--top", true, kProfile | kValidate},
     {"--trace", true, kProfile},                        {"--plot", true, kProfile},
-    {"--optimized", false, kInspect},                   {"--no-optimize", false, kRun | kProfile | kBuild},
+    {"--optimized", false, kInspect},                   {"--no-optimize", false, kBuilds},
 };
 
 CliError usage(const std::string& command, const std::string& what) {
@@ -49,6 +57,14 @@ std::optional<int64_t> parse_int(const std::string& s, int64_t lo, int64_t hi) {
   return v;
 }
 
+std::optional<double> parse_real(const std::string& s, double lo, double hi) {
+  double v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (s.empty() || ec != std::errc() || p != end || !(v >= lo && v <= hi)) return std::nullopt;
+  return v;
+}
+
 std::optional<Shape> parse_dims(const std::string& s) {
   Shape dims;
   size_t start = 0;
@@ -66,7 +82,11 @@ std::optional<Shape> parse_dims(const std::string& s) {
 }
 
 std::optional<CliError> parse_options(const std::string& command, std::span<const std::string> args, Options* out) {
-  const unsigned cmd = command == "inspect" ? kInspect : command == "profile" ? kProfile : command == "build" ? kBuild : kRun;
+  const unsigned cmd = command == "inspect"    ? kInspect
+                       : command == "profile"  ? kProfile
+                       : command == "build"    ? kBuild
+                       : command == "validate" ? kValidate
+                                               : kRun;
   out->command = command;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -156,6 +176,40 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       out->plot = value;
     } else if (name == "-o" || name == "--output") {
       out->output = value;
+    } else if (name == "--calib") {
+      out->calib_dir = value;
+    } else if (name == "--calib-table") {
+      out->calib_table = value;
+    } else if (name == "--calib-method") {
+      if (value != "max" && value != "percentile" && value != "entropy")
+        return usage(command, "--calib-method is max, percentile or entropy, not '" + value + "'");
+      out->calib_method = value;
+    } else if (name == "--calib-samples") {
+      auto v = parse_int(value, 1, int64_t{1} << 30);
+      if (!v) return usage(command, "--calib-samples wants an integer >= 1, got '" + value + "'");
+      out->calib_samples = *v;
+    } else if (name == "--int8-budget") {
+      auto v = parse_real(value, 0, 1e9);
+      if (!v || *v <= 0) return usage(command, "--int8-budget wants a relative L2 error > 0 such as 0.01, got '" + value + "'");
+      out->int8_budget = *v;
+    } else if (name == "--keep-float") {
+      out->keep_float.push_back(value);
+    } else if (name == "--save-calib") {
+      out->save_calib = value;
+    } else if (name == "--inputs") {
+      out->inputs_dir = value;
+    } else if (name == "--samples") {
+      auto v = parse_int(value, 1, int64_t{1} << 30);
+      if (!v) return usage(command, "--samples wants an integer >= 1, got '" + value + "'");
+      out->samples = *v;
+    } else if (name == "--tolerance") {
+      auto v = parse_real(value, 0, 1e9);
+      if (!v || *v <= 0) return usage(command, "--tolerance wants a relative L2 error > 0, got '" + value + "'");
+      out->tolerance = *v;
+    } else if (name == "--iou-threshold") {
+      auto v = parse_real(value, 0, 1e9);
+      if (!v || *v <= 0) return usage(command, "--iou-threshold wants a value > 0 such as 0.3, got '" + value + "'");
+      out->iou_threshold = *v;
     }
   }
   if (out->help) return std::nullopt;

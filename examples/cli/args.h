@@ -23,7 +23,7 @@ struct CliError {
 };
 
 struct Options {
-  std::string command;  // "inspect", "run", "profile" or "build"
+  std::string command;  // "inspect", "run", "profile", "build" or "validate"
   std::string model;
   bool help = false;
   bool json = false;
@@ -41,6 +41,16 @@ struct Options {
   std::string trace, plot;                                   // profile --trace FILE, --plot FILE
   bool no_optimize = false;                                  // run/build/profile --no-optimize
   std::string output;                                        // build -o FILE.qplan
+  // INT8 (--precision int8): calibration and mixed precision (quench::Int8Options).
+  std::string calib_dir, calib_table, calib_method = "entropy";
+  int64_t calib_samples = 0;
+  double int8_budget = 0;
+  std::vector<std::string> keep_float;
+  std::string save_calib;  // build --save-calib FILE
+  // validate: evaluation samples, per-layer tolerance, IoU threshold for probability maps.
+  std::string inputs_dir;
+  int64_t samples = 0;
+  double tolerance = 0, iou_threshold = 0;
 };
 
 // Parses the arguments after the command word. Fills `out` or returns a usage error.
@@ -50,5 +60,7 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
 std::optional<Shape> parse_dims(const std::string& s);
 // A whole string as a decimal integer in [lo, hi].
 std::optional<int64_t> parse_int(const std::string& s, int64_t lo, int64_t hi);
+// A whole string as a decimal number in [lo, hi].
+std::optional<double> parse_real(const std::string& s, double lo, double hi);
 
 }  // namespace quench::cli

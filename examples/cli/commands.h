@@ -15,12 +15,14 @@ extern const char* const kInspectUsage;
 extern const char* const kRunUsage;
 extern const char* const kBuildUsage;
 extern const char* const kProfileUsage;
+extern const char* const kValidateUsage;
 
 // Each returns the process exit code, having printed its report or one error line.
 int inspect_command(const Options& o);
 int run_command(const Options& o);
 int build_command(const Options& o);
 int profile_command(const Options& o);
+int validate_command(const Options& o);
 
 // Prints "quench CMD: error: MESSAGE" (runtime) or "quench CMD: MESSAGE" (usage) on stderr
 // and returns the error's exit code.

@@ -55,6 +55,16 @@ std::optional<CliError> make_build_options(const Options& o, int64_t fallback_ba
   b.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   b.precision = o.precision == "fp16" ? Precision::kFP16 : o.precision == "int8" ? Precision::kINT8 : Precision::kFP32;
   b.optimize = !o.no_optimize;
+  b.int8.calibration_dir = o.calib_dir;
+  b.int8.calibration_table = o.calib_table;
+  b.int8.method = o.calib_method;
+  b.int8.max_samples = o.calib_samples;
+  b.int8.budget = o.int8_budget;
+  b.int8.keep_float = o.keep_float;
+  b.int8.progress = [](const std::string& s) { std::fprintf(stderr, "quench: %s\n", s.c_str()); };
+  const bool int8_flags = !o.calib_dir.empty() || !o.calib_table.empty() || o.int8_budget > 0 || !o.keep_float.empty();
+  if (int8_flags && b.precision != Precision::kINT8)
+    return CliError{kExitUsage, "--calib, --calib-table, --int8-budget and --keep-float need --precision int8"};
   int64_t batch = fallback_batch;
   *explicit_batch = false;
   if (o.batch) {

@@ -7,6 +7,7 @@
 //   ctx->run({{"input", in}}, outputs);
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,44 @@ Result<Model> load_onnx(const std::string& path);
 // Same, from bytes in memory (copied). `name` is used in messages.
 Result<Model> load_onnx_from_bytes(const void* data, size_t size, const std::string& name = "<memory>");
 
+// How an INT8 engine (precision kINT8) is calibrated and which layers it quantizes
+// (docs/int8.md). Matrix products (Conv, Gemm, MatMul and their fused forms) run in INT8; every
+// other layer, and any product kept float, runs in the backend's float precision.
+struct Int8Options {
+  // Activation scales: calibrate the FP32 model on the .npy samples in calibration_dir
+  // (DIR/*.npy, or DIR/<input>/*.npy), or import a table an earlier build saved
+  // (Engine::save_calibration). One of the two is required.
+  std::string calibration_dir;
+  std::string calibration_table;
+  std::string method = "entropy";  // max | percentile | entropy
+  double percentile = 99.99;       // for method percentile
+  int64_t max_samples = 0;         // calibration samples used; 0: all in calibration_dir
+  // Accuracy budget: when > 0, a sensitivity pass measures each layer's effect on the outputs
+  // (relative L2 against FP32, mean over sensitivity_samples samples of calibration_dir) and
+  // keeps the most sensitive layers float until the whole model's error is within the budget.
+  double budget = 0;
+  int64_t sensitivity_samples = 8;
+  std::vector<std::string> keep_float;  // node names that stay float whatever the budget
+  // Long steps (calibration, the sensitivity pass) report their progress here; may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+// The precision one matrix-product layer of an INT8 engine got, and why.
+struct LayerPrecisionInfo {
+  std::string node, op_type;
+  Precision precision = Precision::kFP32;
+  std::string reason;        // "int8", "kept float for accuracy", "unsupported form: ...", ...
+  double sensitivity = -1;   // output error with only this layer in INT8; -1 when not measured
+};
+
+struct Int8Report {
+  std::string method;          // calibration method, or "table FILE"
+  int64_t samples = 0;         // calibration samples the scales came from
+  double budget = 0;
+  double error = -1;           // the final engine's error on the sensitivity samples (-1: not measured)
+  std::vector<LayerPrecisionInfo> layers;  // every matrix-product layer, in graph order
+};
+
 struct BuildOptions {
   Backend backend = Backend::kCpu;
   Precision precision = Precision::kFP32;
@@ -64,6 +103,7 @@ struct BuildOptions {
   bool optimize = true;
   // Shapes for inputs whose non-batch dims the model leaves unknown.
   std::map<std::string, Shape, std::less<>> input_shapes;
+  Int8Options int8;  // precision kINT8 only
 };
 
 class Context;
@@ -88,6 +128,11 @@ class Engine {
   // Maps a plan file written by save(): nothing is re-inferred or re-planned, only checked.
   // A truncated, corrupt or other-version file is a kParseError naming the file.
   static Result<Engine> load(const std::string& path);
+  // An INT8 engine's calibration table, as a text file Int8Options::calibration_table reads.
+  Status save_calibration(const std::string& path) const;
+  // What the INT8 build decided per layer (empty for other precisions and for loaded engines,
+  // whose layers' precisions show in their graph: quench inspect).
+  const Int8Report& int8_report() const;
   const detail::EngineImpl& impl() const { return *impl_; }
 
  private:

@@ -23,6 +23,7 @@ class ByteWriter {
   void u32(uint32_t v) { raw(&v, sizeof v); }
   void i64(int64_t v) { raw(&v, sizeof v); }
   void f32(float v) { raw(&v, sizeof v); }
+  void f64(double v) { raw(&v, sizeof v); }
   void str(const std::string& s);
   void shape(const Shape& s);
   void strings(const std::vector<std::string>& v);
@@ -44,6 +45,7 @@ class ByteReader {
   Status u32(uint32_t* v) { return raw(v, sizeof *v, "u32"); }
   Status i64(int64_t* v) { return raw(v, sizeof *v, "i64"); }
   Status f32(float* v) { return raw(v, sizeof *v, "f32"); }
+  Status f64(double* v) { return raw(v, sizeof *v, "f64"); }
   Status str(std::string* s);
   Status shape(Shape* s);
   Status strings(std::vector<std::string>* v);

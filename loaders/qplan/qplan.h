@@ -5,7 +5,9 @@
 //                      | u64 metadata offset | u64 metadata bytes | u64 weights offset
 //                      | u64 weights bytes | u64 checksum of every byte but these last 8
 //   metadata           producer, source, build options, the tensor table (dtype, shape and
-//                      place of every constant in the weights section), the calibration table,
+//                      place of every constant in the weights section), the calibration table
+//                      (u32 entries; when nonzero: u8 method, f64 percentile, i64 samples,
+//                      then per entry the tensor name, f64 amax, f32 scale),
 //                      then for each batch 1..max_batch its graph (values, nodes with their
 //                      attributes, inputs, outputs) and its plan (arena offsets, workspaces,
 //                      elided and in-place steps, chosen implementations, memory figures)
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/calibration/calibration_table.h"
 #include "engine/execution_plan.h"
 #include "quench/quench.h"
 
@@ -35,6 +38,7 @@ struct PlanBundle {
   std::string source;  // the model the engine was built from
   std::vector<std::shared_ptr<const ExecutionPlan>> plans;  // [b - 1] for batch b
   std::shared_ptr<const void> keep_alive;                   // the mapped file, after reading
+  calib::CalibrationTable calibration;                      // INT8 engines' activation scales
 };
 
 Status write_qplan(const std::string& path, const PlanBundle& bundle);

@@ -1,5 +1,6 @@
 // Reads a plan file (layout in qplan.h): every field bounds-checked, the weights viewed in
 // the mapped file, the plans rebuilt as written and then checked, never re-planned.
+#include <cmath>
 #include <map>
 
 #include "loaders/onnx/mapped_file.h"
@@ -206,6 +207,33 @@ struct Reader {
   }
 };
 
+// The calibration table of an INT8 engine: `n` entries after the method, percentile and count.
+Status read_calibration(ByteReader& r, uint32_t n, calib::CalibrationTable& t) {
+  uint8_t method = 0;
+  QUENCH_TRY(r.u8(&method));
+  if (method > static_cast<uint8_t>(calib::CalibrationMethod::kEntropy))
+    return error(StatusCode::kParseError, "calibration method ", int{method}, " at byte ", r.offset() - 1, " is unknown");
+  t.method = static_cast<calib::CalibrationMethod>(method);
+  QUENCH_TRY(r.f64(&t.percentile));
+  QUENCH_TRY(r.i64(&t.samples));
+  if (!(t.percentile > 0 && t.percentile <= 100) || t.samples < 0)
+    return error(StatusCode::kParseError, "calibration percentile ", t.percentile, " or sample count ", t.samples,
+                 " before byte ", r.offset(), " is out of range");
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string name;
+    calib::CalibrationEntry e;
+    QUENCH_TRY(r.str(&name));
+    QUENCH_TRY(r.f64(&e.amax));
+    QUENCH_TRY(r.f32(&e.scale));
+    if (!(e.amax >= 0 && std::isfinite(e.amax)) || !(e.scale > 0 && std::isfinite(e.scale)))
+      return error(StatusCode::kParseError, "calibration entry '", name, "' before byte ", r.offset(),
+                   " has threshold ", e.amax, " and scale ", e.scale);
+    if (!t.tensors.emplace(std::move(name), e).second)
+      return error(StatusCode::kParseError, "calibration entry ", i, " before byte ", r.offset(), " repeats a tensor");
+  }
+  return {};
+}
+
 Result<PlanBundle> parse(std::shared_ptr<const void> owner, const uint8_t* data, size_t size) {
   if (size < kQPlanHeaderBytes || std::memcmp(data, kQPlanMagic, sizeof kQPlanMagic) != 0)
     return error(StatusCode::kParseError, "not a quench plan file (no QUENCHPL header)");
@@ -272,8 +300,8 @@ Result<PlanBundle> parse(std::shared_ptr<const void> owner, const uint8_t* data,
       return error(StatusCode::kParseError, "tensor ", i, " at byte ", at, " is misplaced or has the wrong size");
     rd.tensors.push_back(Tensor::view(t, s, data + weights_offset + place, owner));
   }
-  QUENCH_TRY(r.count(&n, 8, "calibration entries"));
-  if (n != 0) return error(StatusCode::kUnsupported, "calibration tables are not read by this quench yet");
+  QUENCH_TRY(r.count(&n, 16, "calibration entries"));
+  if (n != 0) QUENCH_TRY(read_calibration(r, n, b.calibration));
   QUENCH_TRY(r.count(&n, 1, "plans"));
   if (n != max_batch) return error(StatusCode::kParseError, "the file has ", n, " plans for max_batch ", max_batch);
   for (uint32_t i = 0; i < n; ++i) {

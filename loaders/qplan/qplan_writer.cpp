@@ -171,7 +171,18 @@ Status write_qplan(const std::string& path, const PlanBundle& bundle) {
     meta.i64(places[i]);
     meta.i64(static_cast<int64_t>(t.bytes()));
   }
-  meta.u32(0);  // calibration table: (tensor, scale) pairs, empty until INT8 engines exist
+  const calib::CalibrationTable& cal = bundle.calibration;
+  meta.u32(static_cast<uint32_t>(cal.tensors.size()));
+  if (!cal.tensors.empty()) {
+    meta.u8(static_cast<uint8_t>(cal.method));
+    meta.f64(cal.percentile);
+    meta.i64(cal.samples);
+    for (const auto& [name, e] : cal.tensors) {
+      meta.str(name);
+      meta.f64(e.amax);
+      meta.f32(e.scale);
+    }
+  }
   meta.u32(static_cast<uint32_t>(bundle.plans.size()));
   meta.raw(graphs.bytes().data(), graphs.size());
 

@@ -57,7 +57,7 @@ run_cli 0 help inspect && grep -q -- "--batch N" "$work/out" || fail "help inspe
 run_cli 2 || fail "no arguments"
 expect_error 2 "unknown command 'frobnicate'" frobnicate "$cnn"
 expect_error 2 "no help for unknown command" help frobnicate
-expect_error 2 "not available yet" validate "$cnn"
+run_cli 0 help validate && grep -q -- "--iou-threshold T" "$work/out" || fail "help validate"
 
 # --- inspect --------------------------------------------------------------------------------
 # Hand count at batch 1: conv 2*4*8*8*27 + 256 bias = 14080, relu 256, gap 256, flatten 0,
@@ -329,7 +329,7 @@ head -c 3000 /dev/urandom >"$work/garbage.onnx"
 expect_error 1 "cannot load" run "$work/garbage.onnx"
 expect_error 1 "cannot load" inspect "$work/garbage.onnx"
 expect_error 1 "is not built yet" run "$cnn" --backend cuda
-expect_error 1 "fp32 only" run "$cnn" --precision fp16
+expect_error 1 "runs fp32 and int8" run "$cnn" --precision fp16
 expect_error 1 "has shape [3,3,8,9] but the engine input is [3,3,8,8]" run "$cnn" --input "x=$work/bad_shape.npy" --batch 3
 expect_error 1 "holds int32 but the model input is float32" run "$cnn" --input "x=$work/ints.npy"
 expect_error 1 "not found" run "$cnn" --input "x=$work/missing.npy"
@@ -338,6 +338,39 @@ touch "$work/file"
 expect_error 1 "--save-outputs: cannot create directory" run "$cnn" --save-outputs "$work/file/sub"
 # An error in --json mode still goes to stderr as one line, with nothing on stdout.
 expect_error 1 "is not built yet" run "$cnn" --backend cuda --json
+
+# --- INT8 and validate -----------------------------------------------------------------------
+mkdir -p "$work/calib" "$work/eval"
+"$py" -c "import numpy as np, sys
+for k in range(12):
+    np.save(f'{sys.argv[1]}/{k:02d}.npy', np.random.default_rng(k).uniform(-1, 1, (3, 8, 8)).astype(np.float32))
+    np.save(f'{sys.argv[2]}/{k:02d}.npy', np.random.default_rng(100 + k).uniform(-1, 1, (3, 8, 8)).astype(np.float32))
+" "$work/calib" "$work/eval" || fail "writing calibration samples"
+if run_cli 0 validate "$cnn" --inputs "$work/eval" --json; then
+  check_py 'r = json.load(open(sys.argv[1]))
+assert r["samples"] == 12 and r["precision"] == "fp32", r
+assert r["error"] < 1e-6 and r["first_failing"] == -1, r["error"]
+assert all(l["rel_l2"] < 1e-5 for l in r["layers"] if l["rel_l2"] >= 0), r["layers"]' "$work/out"
+fi
+if run_cli 0 validate "$cnn" --precision int8 --calib "$work/calib" --inputs "$work/eval" --json; then
+  check_py 'r = json.load(open(sys.argv[1]))
+assert r["precision"] == "int8" and r["int8"]["calibration_samples"] == 12, r
+assert [l["precision"] for l in r["int8"]["layers"]] == ["int8", "int8"], r["int8"]
+assert 0 < r["error"] < 0.1, r["error"]
+assert any(l["op"] == "Int8Conv" for l in r["layers"]), r["layers"]' "$work/out"
+fi
+if run_cli 0 build "$cnn" --precision int8 --calib "$work/calib" --calib-method percentile --save-calib "$work/t.txt" -o "$work/i8.qplan"; then
+  head -1 "$work/t.txt" | grep -q "quench-calibration 1" || fail "build --save-calib: $(head -3 "$work/t.txt")"
+  grep -q "^method percentile" "$work/t.txt" || fail "build --save-calib method"
+  grep -q "int8        2 of 2 matrix products in INT8" "$work/out" || fail "build int8 report: $(cat "$work/out")"
+  run_cli 0 run "$work/i8.qplan" --json && check_py 'r = json.load(open(sys.argv[1])); assert r["precision"] == "int8", r' "$work/out"
+  run_cli 0 run "$cnn" --precision int8 --calib-table "$work/t.txt" --iterations 2 || fail "run with --calib-table"
+fi
+expect_error 2 "no sample inputs" validate "$cnn"
+expect_error 2 "need --precision int8" build "$cnn" --calib "$work/calib" -o "$work/x.qplan"
+expect_error 1 "needs activation scales" run "$cnn" --precision int8
+expect_error 2 "--int8-budget wants" validate "$cnn" --precision int8 --calib "$work/calib" --int8-budget -1
+expect_error 1 "cannot build the engine" validate "$cnn" --precision int8 --calib "$work/missing"
 
 if ((failures)); then
   echo "cli_test: $failures failure(s)" >&2

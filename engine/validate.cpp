@@ -1,0 +1,210 @@
+// quench::validate (include/quench/validate.h): the engine's plan and the model's own graph,
+// each run by a CPU executor that keeps every tensor (no memory reuse), compared by name.
+#include "quench/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/api_impl.h"
+#include "engine/batch_graph.h"
+#include "engine/calibration/calibration_inputs.h"
+#include "engine/quantize/sample_runner.h"
+#include "ops/attributes.h"
+
+namespace quench {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double default_tolerance(Precision p) {
+  switch (p) {
+    case Precision::kFP32: return 1e-5;
+    case Precision::kFP16: return 2e-3;
+    case Precision::kINT8: return 0.1;
+  }
+  return 1e-5;
+}
+
+// The float values of `t`: itself, or an INT8 tensor dequantized at `scale`.
+double to_float(const Tensor& t, int64_t i, float scale) {
+  if (t.dtype() == DType::kI8) return static_cast<double>(t.data_as<int8_t>()[i]) * scale;
+  return t.data_as<float>()[i];
+}
+
+double rel_l2(const Tensor& got, float got_scale, const Tensor& ref) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double r = ref.data_as<float>()[i];
+    const double d = to_float(got, i, got_scale) - r;
+    diff += d * d;
+    norm += r * r;
+  }
+  if (std::isnan(diff)) return kInf;
+  return norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? kInf : 0.0);
+}
+
+// An INT8 tensor "t.int8" (or "t.int8_2") stands for float tensor "t"; its scale is the
+// producing node's output scale.
+std::string float_name(const std::string& tensor) {
+  const size_t at = tensor.rfind(".int8");
+  return at == std::string::npos ? tensor : tensor.substr(0, at);
+}
+
+float output_scale(const ir::Node& n) {
+  const char* key = n.op_type == "Int8Quantize" ? "scale" : "y_scale";
+  const ops::Attribute* a = n.attrs.find(key);
+  return a && a->kind == ops::Attribute::Kind::kFloat ? a->f : 1.0f;
+}
+
+bool comparable(const Tensor* got, const Tensor* ref) {
+  return got && ref && ref->dtype() == DType::kF32 && (got->dtype() == DType::kF32 || got->dtype() == DType::kI8) &&
+         got->numel() == ref->numel() && ref->numel() > 0;
+}
+
+Result<std::vector<TensorMap>> load_samples(const ValidateOptions& opt, const ir::Graph& g) {
+  if (!opt.samples.empty() && !opt.samples_dir.empty())
+    return error(StatusCode::kInvalidArgument, "validate: give samples or a samples folder, not both");
+  std::vector<TensorMap> samples = opt.samples;
+  if (!opt.samples_dir.empty()) {
+    QUENCH_ASSIGN(auto files, calib::list_calibration_samples(opt.samples_dir, g));
+    for (const auto& f : files) {
+      if (opt.max_samples > 0 && static_cast<int64_t>(samples.size()) >= opt.max_samples) break;
+      QUENCH_ASSIGN(TensorMap s, calib::load_calibration_sample(f, g));
+      samples.push_back(std::move(s));
+    }
+  } else if (opt.max_samples > 0 && static_cast<int64_t>(samples.size()) > opt.max_samples) {
+    samples.resize(static_cast<size_t>(opt.max_samples));
+  }
+  if (samples.empty()) return error(StatusCode::kInvalidArgument, "validate: no sample inputs");
+  return samples;
+}
+
+void add_output_metrics(const Tensor& got, const Tensor& ref, double iou_threshold, OutputValidation& o,
+                        std::vector<double>& ious) {
+  const Shape& s = ref.shape();
+  if (s.size() == 2 && s[1] > 1) {
+    for (int64_t row = 0; row < s[0]; ++row) {
+      const float* r = ref.data_as<float>() + row * s[1];
+      const float* g = got.data_as<float>() + row * s[1];
+      o.top1_agree = std::max<int64_t>(o.top1_agree, 0) + (std::max_element(r, r + s[1]) - r == std::max_element(g, g + s[1]) - g);
+      ++o.top1_total;
+    }
+  }
+  if (iou_threshold > 0) {
+    int64_t both = 0, either = 0;
+    for (int64_t i = 0; i < ref.numel(); ++i) {
+      const bool a = ref.data_as<float>()[i] > iou_threshold, b = got.data_as<float>()[i] > iou_threshold;
+      both += a && b;
+      either += a || b;
+    }
+    ious.push_back(either ? static_cast<double>(both) / static_cast<double>(either) : 1.0);
+  }
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+Result<ValidationReport> validate(const Model& reference, const Engine& engine, const ValidateOptions& opt) {
+  const detail::EngineImpl& e = engine.impl();
+  if (e.options.backend != Backend::kCpu)
+    return error(StatusCode::kUnsupported, "validate runs CPU engines only for now (this one is ",
+                 backend_name(e.options.backend), ")");
+  // Samples run at the smallest batch the engine has (1, or the batch a fixed-batch model has).
+  std::shared_ptr<const ExecutionPlan> plan;
+  int64_t batch = 0;
+  for (size_t b = 0; b < e.plans.size() && !plan; ++b)
+    if (e.plans[b]) plan = e.plans[b], batch = static_cast<int64_t>(b) + 1;
+  if (!plan) return error(StatusCode::kInternal, "validate: the engine has no plan");
+  QUENCH_ASSIGN(auto samples, load_samples(opt, *plan->graph));
+
+  BuildOptions ref_opt;
+  ref_opt.max_batch = e.options.max_batch;
+  ref_opt.input_shapes = e.options.input_shapes;
+  ref_opt.optimize = false;
+  QUENCH_ASSIGN(auto ref_graph, specialize_for_batch(reference.impl().model.graph, ref_opt, batch, reference.source()));
+  const PlanOptions keep_all{.in_place = false, .concat_in_place = false, .reuse_memory = false};
+  QUENCH_ASSIGN(auto ref_exec, CpuExecutor::create(std::move(ref_graph), keep_all));
+  QUENCH_ASSIGN(auto exec, CpuExecutor::create(plan->graph, keep_all));
+
+  ValidationReport rep;
+  rep.samples = static_cast<int64_t>(samples.size());
+  const double tol = opt.tolerance > 0 ? opt.tolerance : default_tolerance(e.options.precision);
+  const auto& steps = exec->plan().steps;
+  std::vector<double> layer_sum(steps.size(), 0.0);
+  std::vector<int64_t> layer_count(steps.size(), 0);
+  std::vector<std::vector<double>> layer_times(steps.size());
+  std::vector<CpuExecutor::StepTime> times(exec->executed_steps());
+  std::vector<TensorMap> got_all, ref_all;
+  std::map<std::string, OutputValidation, std::less<>> outs;
+  std::map<std::string, std::vector<double>, std::less<>> ious;
+  for (size_t k = 0; k < samples.size(); ++k) {
+    TensorMap got, ref;
+    QUENCH_TRY(ref_exec->run(samples[k], ref).with_context("validate: reference, sample " + std::to_string(k)));
+    QUENCH_TRY(exec->run_profiled(samples[k], got, times).with_context("validate: engine, sample " + std::to_string(k)));
+    for (size_t i = 0, t = 0; i < steps.size(); ++i) {
+      if (steps[i].elided) continue;
+      layer_times[i].push_back(times[t++].seconds);
+      const ir::Node& n = *steps[i].node;
+      if (n.outputs.empty() || n.outputs[0].empty()) continue;
+      const Tensor* g = exec->find_value(n.outputs[0]);
+      const Tensor* r = ref_exec->find_value(float_name(n.outputs[0]));
+      if (!comparable(g, r)) continue;
+      layer_sum[i] += rel_l2(*g, output_scale(n), *r);
+      ++layer_count[i];
+    }
+    for (const auto& [name, r] : ref) {
+      auto it = got.find(name);
+      if (it == got.end() || !comparable(&it->second, &r) || it->second.dtype() != DType::kF32)
+        return error(StatusCode::kInternal, "validate: output '", name, "' differs in type or size from the reference");
+      OutputValidation& o = outs[name];
+      o.name = name;
+      const double err = rel_l2(it->second, 1.0f, r);
+      o.rel_l2_mean += err;
+      o.rel_l2_max = std::max(o.rel_l2_max, err);
+      add_output_metrics(it->second, r, opt.iou_threshold, o, ious[name]);
+    }
+    got_all.push_back(std::move(got));
+    ref_all.push_back(std::move(ref));
+  }
+  rep.error = quant_pass::mean_relative_l2(got_all, ref_all);
+  for (const auto& name : plan->graph->outputs) {
+    OutputValidation o = outs[name];
+    o.rel_l2_mean /= static_cast<double>(samples.size());
+    const auto& v = ious[name];
+    if (!v.empty()) {
+      double sum = 0;
+      for (double x : v) sum += x;
+      o.iou_mean = sum / static_cast<double>(v.size());
+      o.iou_min = *std::min_element(v.begin(), v.end());
+    }
+    rep.outputs.push_back(std::move(o));
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].elided) continue;
+    const ir::Node& n = *steps[i].node;
+    LayerValidation l;
+    l.step = static_cast<int64_t>(i);
+    l.node = n.name;
+    l.op_type = n.op_type;
+    l.tensor = n.outputs.empty() ? "" : n.outputs[0];
+    const bool int8 = n.op_type.rfind("Int8", 0) == 0 && n.op_type != "Int8Dequantize";
+    l.precision = int8 ? Precision::kINT8 : (e.options.precision == Precision::kINT8 ? Precision::kFP32 : e.options.precision);
+    l.tolerance = tol;
+    if (layer_count[i] > 0) {
+      l.rel_l2 = layer_sum[i] / static_cast<double>(layer_count[i]);
+      l.fails = !(l.rel_l2 <= tol);
+    }
+    l.seconds = median(layer_times[i]);
+    if (l.fails && rep.first_failing < 0) rep.first_failing = static_cast<int64_t>(rep.layers.size());
+    rep.layers.push_back(std::move(l));
+  }
+  return rep;
+}
+
+}  // namespace quench
