@@ -90,6 +90,7 @@ const char* const kBuildUsage =
     "  --calib-samples N      calibrate on the first N samples only\n"
     "  --int8-budget E        keep the most sensitive layers float until the outputs' relative L2\n"
     "                         error on the first 8 samples is at most E (e.g. 0.01)\n"
+    "  --sensitivity-samples N  samples the budget is measured on (default 8)\n"
     "  --keep-float NODE      keep this layer float (repeatable)\n"
     "  --save-calib FILE      write the calibration table, for --calib-table later\n";
 

@@ -23,6 +23,7 @@ constexpr Flag kFlags[] = {
     {"--calib", true, kBuilds},                         {"--calib-table", true, kBuilds},
     {"--calib-method", true, kBuilds},                  {"--calib-samples", true, kBuilds},
     {"--int8-budget", true, kBuilds},                   {"--keep-float", true, kBuilds},
+    {"--sensitivity-samples", true, kBuilds},
     {"--save-calib", true, kBuild},                     {"--inputs", true, kValidate},
     {"--samples", true, kValidate},                     {"--tolerance", true, kValidate},
     {"--iou-threshold", true, kValidate},
@@ -192,6 +193,10 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       auto v = parse_real(value, 0, 1e9);
       if (!v || *v <= 0) return usage(command, "--int8-budget wants a relative L2 error > 0 such as 0.01, got '" + value + "'");
       out->int8_budget = *v;
+    } else if (name == "--sensitivity-samples") {
+      auto v = parse_int(value, 1, int64_t{1} << 20);
+      if (!v) return usage(command, "--sensitivity-samples wants an integer >= 1, got '" + value + "'");
+      out->sensitivity_samples = *v;
     } else if (name == "--keep-float") {
       out->keep_float.push_back(value);
     } else if (name == "--save-calib") {

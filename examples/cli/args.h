@@ -45,6 +45,7 @@ struct Options {
   std::string calib_dir, calib_table, calib_method = "entropy";
   int64_t calib_samples = 0;
   double int8_budget = 0;
+  int64_t sensitivity_samples = 8;
   std::vector<std::string> keep_float;
   std::string save_calib;  // build --save-calib FILE
   // validate: evaluation samples, per-layer tolerance, IoU threshold for probability maps.

@@ -60,6 +60,7 @@ std::optional<CliError> make_build_options(const Options& o, int64_t fallback_ba
   b.int8.method = o.calib_method;
   b.int8.max_samples = o.calib_samples;
   b.int8.budget = o.int8_budget;
+  b.int8.sensitivity_samples = o.sensitivity_samples;
   b.int8.keep_float = o.keep_float;
   b.int8.progress = [](const std::string& s) { std::fprintf(stderr, "quench: %s\n", s.c_str()); };
   const bool int8_flags = !o.calib_dir.empty() || !o.calib_table.empty() || o.int8_budget > 0 || !o.keep_float.empty();
