@@ -18,6 +18,9 @@ echo "make_models: zoo ready ($((SECONDS - start)) s)"
 if [[ -x "$here/.venv/bin/python" ]]; then
   "$here/.venv/bin/python" scripts/real_models.py --out "$here/.models/real"
   echo "make_models: real models ready ($((SECONDS - start)) s)"
+  # Rendered text lines for the INT8 accuracy check of the PP-OCR classifier (docs/int8.md);
+  # the detector's pages (2 GB) are made only by a study run: ocr_samples.py --only det.
+  "$here/.venv/bin/python" scripts/ocr_samples.py --only cls --out "$here/.models/study"
 else
   echo "make_models: no .venv (run scripts/setup.sh): real models not made" >&2
 fi

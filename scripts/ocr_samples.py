@@ -1,7 +1,7 @@
 """Sample inputs for the INT8 accuracy study of the PP-OCR models (docs/int8.md): rendered text,
 since the models read text. Calibration and evaluation sets come from disjoint seeds.
 
-  .venv/bin/python scripts/ocr_samples.py [--out DIR] [--calib N] [--eval N] [--det-size S]
+  .venv/bin/python scripts/ocr_samples.py [--out DIR] [--calib N] [--eval N] [--det-size S] [--only cls|det]
 
 Writes, under DIR (default <repo>/.models/study):
 
@@ -10,8 +10,8 @@ Writes, under DIR (default <repo>/.models/study):
                                           two classes are 0 and 180 degrees)
   cls_eval_labels.txt                     per eval file: 0 upright, 1 upside down
   det_calib/NNNN.npy, det_eval/NNNN.npy   [3, S, S] float32 pages of text lines
-  stamp                                   hash of this script and the arguments; an up-to-date
-                                          folder is not made again
+  cls.stamp, det.stamp                    hash of this script and the arguments; an up-to-date
+                                          set is not made again
 """
 
 import argparse
@@ -92,25 +92,32 @@ def main():
     ap.add_argument("--calib", type=int, default=256)
     ap.add_argument("--eval", type=int, default=200)
     ap.add_argument("--det-size", type=int, default=640)
+    ap.add_argument("--only", choices=("cls", "det"), help="make one model's sets only")
     args = ap.parse_args()
     with open(os.path.abspath(__file__), "rb") as f:
-        stamp = hashlib.sha256(f.read() + f"{args.calib} {args.eval} {args.det_size}".encode()).hexdigest()
-    stamp_file = os.path.join(args.out, "stamp")
-    if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
-        print(f"ocr_samples: {args.out} is up to date")
-        return
-    cls = lambda rng: text_line(rng)  # noqa: E731
-    det = lambda rng: (text_page(rng, args.det_size), 0)  # noqa: E731
-    # Seeds: calibration from 100000, evaluation from 200000: no image is in both sets.
-    write_set(os.path.join(args.out, "cls_calib"), cls, args.calib, 100000)
-    labels = write_set(os.path.join(args.out, "cls_eval"), cls, args.eval, 200000)
-    with open(os.path.join(args.out, "cls_eval_labels.txt"), "w") as f:
-        f.write("\n".join(str(v) for v in labels) + "\n")
-    write_set(os.path.join(args.out, "det_calib"), det, args.calib, 300000)
-    write_set(os.path.join(args.out, "det_eval"), det, args.eval, 400000)
-    with open(stamp_file, "w") as f:
-        f.write(stamp + "\n")
-    print(f"ocr_samples: {args.calib} calibration and {args.eval} evaluation samples per model in {args.out}")
+        script = f.read()
+    # Seeds: calibration from 100000 (cls) / 300000 (det), evaluation from 200000 / 400000: no
+    # image is in both sets.
+    sets = {
+        "cls": (lambda rng: text_line(rng), 100000, 200000, ""),
+        "det": (lambda rng: (text_page(rng, args.det_size), 0), 300000, 400000, f" {args.det_size}"),
+    }
+    for kind, (make, calib_seed, eval_seed, extra) in sets.items():
+        if args.only and args.only != kind:
+            continue
+        stamp = hashlib.sha256(script + f"{kind} {args.calib} {args.eval}{extra}".encode()).hexdigest()
+        stamp_file = os.path.join(args.out, f"{kind}.stamp")
+        if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
+            print(f"ocr_samples: {kind} samples up to date")
+            continue
+        write_set(os.path.join(args.out, f"{kind}_calib"), make, args.calib, calib_seed)
+        labels = write_set(os.path.join(args.out, f"{kind}_eval"), make, args.eval, eval_seed)
+        if kind == "cls":
+            with open(os.path.join(args.out, "cls_eval_labels.txt"), "w") as f:
+                f.write("\n".join(str(v) for v in labels) + "\n")
+        with open(stamp_file, "w") as f:
+            f.write(stamp + "\n")
+        print(f"ocr_samples: {kind}: {args.calib} calibration and {args.eval} evaluation samples in {args.out}")
 
 
 if __name__ == "__main__":

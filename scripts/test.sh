@@ -40,6 +40,9 @@ if command -v ccache >/dev/null; then
   cache=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
 
+step "INT8 accuracy: PP-OCR classifier, 256 calibration / 200 evaluation images (top-1 agreement >= 99%)"
+/usr/bin/python3 scripts/int8_study.py --quench build/release/examples/quench --check
+
 step "sanitizer build: address,undefined"
 # Only host code is instrumented; one CUDA architecture is enough to link.
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=address,undefined \
