@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/int8_report.h"
 #include "cli/json_writer.h"
 #include "cli/util.h"
 
@@ -55,15 +56,7 @@ int build_command(const Options& o) {
     j.field("build_ms", build_ms).field("save_ms", save_ms).field("load_ms", load_ms);
     j.key("memory").begin_object().field("arena_bytes", mem.arena_bytes).field("lower_bound_bytes", mem.lower_bound_bytes);
     j.field("naive_bytes", mem.naive_bytes).field("weights_bytes", mem.weights_bytes).end_object();
-    const Int8Report& q = engine->int8_report();
-    if (!q.layers.empty()) {
-      j.key("int8").begin_object().field("method", q.method).field("calibration_samples", q.samples);
-      j.field("budget", q.budget).field("budget_error", q.error).key("layers").begin_array();
-      for (const auto& l : q.layers)
-        j.begin_object().field("node", l.node).field("op", l.op_type).field("precision", precision_name(l.precision))
-            .field("reason", l.reason).field("sensitivity", l.sensitivity).end_object();
-      j.end_array().end_object();
-    }
+    write_int8_report(j, engine->int8_report());
     j.end_object();
     std::fputs(j.str().c_str(), stdout);
   } else {
@@ -75,21 +68,7 @@ int build_command(const Options& o) {
                 fixed(save_ms, 1).c_str(), fixed(load_ms, 2).c_str());
     std::printf("memory      arena %.2f MiB (lower bound %.2f, naive %.2f), weights %.2f MiB\n", mem.arena_bytes / mib,
                 mem.lower_bound_bytes / mib, mem.naive_bytes / mib, mem.weights_bytes / mib);
-    const Int8Report& q = engine->int8_report();
-    if (!q.layers.empty()) {
-      int64_t int8 = 0;
-      for (const auto& l : q.layers) int8 += l.precision == Precision::kINT8;
-      std::printf("int8        %lld of %lld matrix products in INT8 (calibration %s, %lld samples)\n",
-                  static_cast<long long>(int8), static_cast<long long>(q.layers.size()), q.method.c_str(),
-                  static_cast<long long>(q.samples));
-      if (q.error >= 0)
-        std::printf("            error on the budget samples %.6f (budget %.6f)\n", q.error, q.budget);
-      for (const auto& l : q.layers) {
-        std::printf("  %-5s %-40s %-12s %s", precision_name(l.precision), l.node.c_str(), l.op_type.c_str(), l.reason.c_str());
-        if (l.sensitivity >= 0) std::printf(" (alone in INT8: %.6f)", l.sensitivity);
-        std::printf("\n");
-      }
-    }
+    print_int8_report(engine->int8_report(), true);
   }
   return std::fflush(stdout) == 0 ? kExitOk : kExitRuntime;
 }

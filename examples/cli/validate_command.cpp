@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/int8_report.h"
 #include "cli/json_writer.h"
 #include "cli/util.h"
 #include "quench/validate.h"
@@ -37,15 +38,9 @@ void print_text(const Options& o, const std::string& samples_from, const Engine&
                   fixed(out.iou_min, 4).c_str());
     std::printf("\n");
   }
-  const Int8Report& q = engine.int8_report();
-  if (!q.layers.empty()) {
-    int64_t int8 = 0;
-    for (const auto& l : q.layers) int8 += l.precision == Precision::kINT8;
-    std::printf("\nint8        %lld of %lld matrix products in INT8 (calibration %s, %lld samples)\n",
-                static_cast<long long>(int8), static_cast<long long>(q.layers.size()), q.method.c_str(),
-                static_cast<long long>(q.samples));
-    for (const auto& l : q.layers)
-      if (l.precision != Precision::kINT8) std::printf("  float: %s (%s): %s\n", l.node.c_str(), l.op_type.c_str(), l.reason.c_str());
+  if (!engine.int8_report().layers.empty()) {
+    std::printf("\n");
+    print_int8_report(engine.int8_report(), false);
   }
   int64_t compared = 0;
   for (const auto& l : r.layers) compared += l.rel_l2 >= 0;
@@ -82,15 +77,7 @@ void print_json(const Options& o, const std::string& samples_from, const Engine&
     j.end_object();
   }
   j.end_array();
-  const Int8Report& q = engine.int8_report();
-  if (!q.layers.empty()) {
-    j.key("int8").begin_object().field("method", q.method).field("calibration_samples", q.samples);
-    j.field("budget", q.budget).field("budget_error", q.error).key("layers").begin_array();
-    for (const auto& l : q.layers)
-      j.begin_object().field("node", l.node).field("op", l.op_type).field("precision", precision_name(l.precision))
-          .field("reason", l.reason).field("sensitivity", l.sensitivity).end_object();
-    j.end_array().end_object();
-  }
+  write_int8_report(j, engine.int8_report());
   j.field("first_failing", r.first_failing).key("layers").begin_array();
   for (const auto& l : r.layers)
     j.begin_object().field("step", l.step).field("node", l.node).field("op", l.op_type).field("tensor", l.tensor)
