@@ -92,7 +92,7 @@ if [[ $built == 1 ]]; then
   say "built"
   if command -v cuobjdump >/dev/null; then
     { echo "== resource usage (cuobjdump --dump-resource-usage, quench kernels)";
-      cuobjdump --dump-resource-usage "$tests_bin" 2>/dev/null | grep -E "Function|REG|STACK|LOCAL" | grep -A1 -E "gemm_kernel|depthwise_kernel" | grep -v "^--"; } >>"$work/build.log" 2>&1
+      cuobjdump --dump-resource-usage "$tests_bin" 2>/dev/null | grep -E "Function|REG|STACK|LOCAL" | grep -A1 -E "gemm_kernel|depthwise_kernel|conv_kernel" | grep -v "^--"; } >>"$work/build.log" 2>&1
   fi
 fi
 
@@ -116,7 +116,7 @@ if [[ $built == 1 ]]; then
 
   # ---- compute-sanitizer on a subset ------------------------------------------------------------
   if [[ "${QUENCH_SANITIZE:-1}" == 1 ]] && command -v compute-sanitizer >/dev/null; then
-    filter='Epilogues/*m7_n1001_k72_relu_bias_res:Shapes/GemmTest.*m7_n1001_k144*:Shapes/GemmTest.*m1_n16_k8*:Epilogues/DepthwiseTest.*n1_h13_w11_c19_k5_s2_p2112_silu_bias_res:Shapes/DepthwiseTest.*n7_h15_w15_c17*:Shapes/DepthwiseTest.*n1_h7_w9_c40*:Shapes/ConvTest.*n2_10x10x12_to20*:Shapes/ConvTest.*n2_10x10x16_to24*:Shapes/ConvTest.*n7_5x5x8_to8*:Broadcast/BinaryTest.*add_as_7_33_3_bs_7_33_3_none*:Cases/PadTest.*edge_f32_d_5_12*:Cases/TransposeTest.*f16_d_1_3_224_224_perm0231:Geometries/ResizeTest.*n1_c2_h1_w9*:Rows/SoftmaxTest.*logsoftmax_r33_c77*:Shapes/PoolTest.*max_n7_c144_h9_w9*:Shapes/GlobalPoolTest.*max_n1_c34_h3_w17:GpuTest.*'
+    filter='Epilogues/*m7_n1001_k72_relu_bias_res:Shapes/GemmTest.*m7_n1001_k144*:Shapes/GemmTest.*m1_n16_k8*:Epilogues/DepthwiseTest.*n1_h13_w11_c19_k5_s2_p2112_silu_bias_res:Shapes/DepthwiseTest.*n7_h15_w15_c17*:Shapes/DepthwiseTest.*n1_h7_w9_c40*:Shapes/ConvTest.*n2_10x10x12_to20*:Shapes/ConvTest.*n2_10x10x16_to24*:Shapes/ConvTest.*n7_5x5x8_to8*:Broadcast/BinaryTest.*add_as_7_33_3_bs_7_33_3_none*:Cases/PadTest.*edge_f32_d_5_12*:Cases/TransposeTest.*f16_d_1_3_224_224_perm0231:Geometries/ResizeTest.*n1_c2_h1_w9*:Rows/SoftmaxTest.*logsoftmax_r33_c77*:Shapes/PoolTest.*max_n7_c144_h9_w9*:Shapes/GlobalPoolTest.*max_n1_c34_h3_w17:Int8Shapes/Int8GemmTest.*m7_n1001_k144*:Int8Shapes/Int8ConvTest.*n2_10x10x16_to24*:Int8Shapes/Int8ConvTest.*n1_17x19x7_to24*:Int8Shapes/Int8DepthwiseTest.*n7_h15_w15_c17*:Int8Sizes/Int8ConvertTest.*f32_n1003_off1*:GpuTest.*'
     : >"$work/sanitizer.log"
     for tool in memcheck racecheck; do
       if (( $(left) > 45 )); then

@@ -33,6 +33,11 @@ __global__ void fill_float_kernel(float* p, size_t n, uint64_t seed, float lo, f
     p[i] = nonzero_uniform(seed, i, lo, hi);
 }
 
+__global__ void fill_int8_kernel(int8_t* p, size_t n, uint64_t seed) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
+    p[i] = static_cast<int8_t>(static_cast<int>(hash_uniform(seed, i) * 255.0f) - 127);
+}
+
 unsigned fill_blocks(size_t n) { return static_cast<unsigned>(std::min<size_t>((n + 255) / 256, 132 * 64)); }
 
 double median(std::vector<double> v) {
@@ -97,6 +102,12 @@ cudaError_t fill_random_half(__half* p, size_t count, uint64_t seed, float lo, f
 cudaError_t fill_random_float(float* p, size_t count, uint64_t seed, float lo, float hi, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   fill_float_kernel<<<fill_blocks(count), 256, 0, stream>>>(p, count, seed, lo, hi);
+  return cudaGetLastError();
+}
+
+cudaError_t fill_random_int8(int8_t* p, size_t count, uint64_t seed, cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  fill_int8_kernel<<<fill_blocks(count), 256, 0, stream>>>(p, count, seed);
   return cudaGetLastError();
 }
 

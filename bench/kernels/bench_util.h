@@ -39,6 +39,8 @@ class DeviceMemory {
 // Uniform values in [lo, hi] with |x| >= min_abs (never zero): a hash of (seed, index).
 cudaError_t fill_random_half(__half* p, size_t count, uint64_t seed, float lo, float hi, cudaStream_t stream);
 cudaError_t fill_random_float(float* p, size_t count, uint64_t seed, float lo, float hi, cudaStream_t stream);
+// Uniform INT8 values in [-127, 127] (zero included).
+cudaError_t fill_random_int8(int8_t* p, size_t count, uint64_t seed, cudaStream_t stream);
 
 // Number of buffer sets of `set_bytes` to rotate among so that one pass touches at least
 // `footprint` bytes (e.g. twice the L2), between 1 and max_sets.

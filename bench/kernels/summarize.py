@@ -170,6 +170,16 @@ def main():
         table("conv_variant/", "Convolution variants (pinned tile, K split or gather path)", "cuDNN", group=False)
         table("depthwise_variant/", "Depthwise variants (pinned strip width: output pixels per thread)", "cuDNN",
               group=False)
+        # INT8: the compute floor of these tables uses the FP16 ceiling above; the INT8 one is below.
+        int8_peak = by_name.get("ceiling/cublaslt_int8_8192", {}).get("TOPS")
+        w(f"INT8 ceiling: cuBLASLt INT8 8192^3 **{fmt(int8_peak, 0)} TOPS** (TFLOP/s columns below are TOPS; "
+          "their compute floor is against the FP16 ceiling, so divide it by the INT8/FP16 rate ratio).")
+        w("")
+        table("int8_gemm/", "INT8 GEMM vs cuBLASLt INT8 (ours: bias + ReLU requantized; cuBLASLt: GEMM only)",
+              "cuBLASLt")
+        table("int8_conv/", "INT8 implicit-GEMM convolution vs cuDNN INT8 NHWC (ours: bias + ReLU requantized)", "cuDNN")
+        table("int8_depthwise/", "INT8 depthwise vs quench's FP16 depthwise (both bias + ReLU6)", "FP16")
+        table("int8_gemm_variant/", "INT8 GEMM variants (pinned tile)", "cuBLASLt", group=False)
 
         w("## By group")
         w("")

@@ -4,8 +4,14 @@
 // and B reaches shared memory (its loader); everything from there on is this file.
 //
 // Shared-memory layout of one pipeline stage: an A tile of BM rows then a B tile of BN rows, each
-// row BK elements = BK/8 chunks of 16 bytes, the chunk index XOR-swizzled by the row so that both
-// the 16-byte stores and the 8-row ldmatrix reads touch 8 distinct 16-byte bank groups.
+// row BK elements = BK * ElemBytes / 16 chunks of 16 bytes, the chunk index XOR-swizzled by the row
+// so that both the 16-byte stores and the 8-row ldmatrix reads touch 8 distinct 16-byte bank groups.
+//
+// Element types: FP16 (mma.sync m16n8k16, FP32 accumulators) and INT8 (m16n8k32, INT32
+// accumulators). In bytes the two are the same problem: one instruction consumes 32 bytes of K per
+// row of A and B, and its A, B and C fragments sit in the same byte positions of the same
+// registers, so the ldmatrix addressing, the swizzle and the accumulator staging are shared; only
+// the instruction and the accumulator type differ (Mma<T>).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -20,19 +26,21 @@ namespace quench::kernels::mma {
 
 // ---- tile configurations ---------------------------------------------------------------------
 
-template <int BM, int BN, int BK, int WM, int WN, int Stages, int MinBlocks>
+// BK counts elements of ElemBytes bytes (2: FP16, 1: INT8).
+template <int BM, int BN, int BK, int WM, int WN, int Stages, int MinBlocks, int ElemBytes = 2>
 struct TileConfig {
   static constexpr int kBM = BM, kBN = BN, kBK = BK, kWM = WM, kWN = WN, kStages = Stages;
   static constexpr int kMinBlocks = MinBlocks;  // __launch_bounds__: caps registers per thread
+  static constexpr int kElemBytes = ElemBytes;
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = kWarpsM * kWarpsN * 32;
   static constexpr int kMI = WM / 16;      // m16 fragments per warp tile
   static constexpr int kNI = WN / 8;       // n8 fragments per warp tile
-  static constexpr int kChunks = BK / 8;   // 16-byte chunks per shared-memory row (FP16)
-  static constexpr int kATileBytes = BM * BK * 2;
-  static constexpr int kStageBytes = (BM + BN) * BK * 2;
+  static constexpr int kChunks = BK * ElemBytes / 16;  // 16-byte chunks per shared-memory row
+  static constexpr int kATileBytes = BM * BK * ElemBytes;
+  static constexpr int kStageBytes = (BM + BN) * BK * ElemBytes;
   static constexpr int kPipeBytes = kStages * kStageBytes;
-  static constexpr int kCStride = BN + 8;  // floats per staged output row: float2 stores hit 32 banks
+  static constexpr int kCStride = BN + 8;  // 4-byte accumulators per staged output row: 8-byte stores hit 32 banks
   static constexpr int kEpilogueBytes = BM * kCStride * 4;
   static constexpr int kSmemBytes = kPipeBytes > kEpilogueBytes ? kPipeBytes : kEpilogueBytes;
   static constexpr int kALoads = BM * kChunks / kThreads;  // 16-byte chunks per thread per stage
@@ -40,7 +48,8 @@ struct TileConfig {
   static constexpr int kAccPerThread = kMI * kNI * 4;
   static constexpr int kRowStep = kThreads / kChunks;  // loader rows between a thread's chunks
 
-  static_assert(BK == 32 || BK == 64, "the swizzle is written for 4 or 8 chunks per row");
+  static_assert(ElemBytes == 1 || ElemBytes == 2, "FP16 or INT8 elements");
+  static_assert(kChunks == 4 || kChunks == 8, "the swizzle is written for 4 or 8 chunks per row");
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0, "warp tiling");
   static_assert(kStages >= 3, "at least a three-stage pipeline");
   static_assert((BM * kChunks) % kThreads == 0 && (BN * kChunks) % kThreads == 0, "even loads");
@@ -100,6 +109,39 @@ struct Mma<__half> {
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
 };
 
+template <>
+struct Mma<int8_t> {
+  static constexpr int kK = 32;  // k per instruction
+  using Acc = int32_t;
+  // d += a (16x32, row) . b (32x8, col), exact: the callers bound K (quant::kMaxReduction), so no
+  // partial sum leaves int32 and the wrapping (non-.satfinite) form never wraps.
+  static __device__ __forceinline__ void run(int32_t (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+// 2- and 4-wide vectors of an accumulator type, for the staging and split-K stores.
+template <class Acc>
+struct AccVec;
+template <>
+struct AccVec<float> {
+  using V2 = float2;
+  using V4 = float4;
+  static __device__ __forceinline__ V2 make2(float a, float b) { return make_float2(a, b); }
+  static __device__ __forceinline__ V4 make4(float a, float b, float c, float d) { return make_float4(a, b, c, d); }
+};
+template <>
+struct AccVec<int32_t> {
+  using V2 = int2;
+  using V4 = int4;
+  static __device__ __forceinline__ V2 make2(int32_t a, int32_t b) { return make_int2(a, b); }
+  static __device__ __forceinline__ V4 make4(int32_t a, int32_t b, int32_t c, int32_t d) { return make_int4(a, b, c, d); }
+};
+
 // Chunk index (16-byte units) of logical (row, chunk) inside a swizzled tile.
 template <int kChunks>
 __device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
@@ -112,8 +154,8 @@ __device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
 
 // ---- main loop ------------------------------------------------------------------------------
 
-template <class Cfg>
-using Accumulators = float[Cfg::kMI][Cfg::kNI][4];
+template <class Cfg, class Acc = float>
+using Accumulators = Acc[Cfg::kMI][Cfg::kNI][4];
 
 // Accumulates k-tiles 0 .. k_tiles-1 into `acc` (zeroed first). load_stage(stage, i) must issue
 // the copies of k-tile i into pipeline buffer `stage` (cp.async, or plain shared stores); it is
@@ -121,10 +163,13 @@ using Accumulators = float[Cfg::kMI][Cfg::kNI][4];
 // k-tile i + Stages - 1 overlap the math on k-tile i. On return every copy has landed, but other
 // warps may still be reading the pipeline buffers.
 template <class T, class Cfg, class LoadStage>
-__device__ __forceinline__ void mainloop(Accumulators<Cfg>& acc, uint32_t smem_base, int k_tiles, LoadStage&& load_stage) {
+__device__ __forceinline__ void mainloop(Accumulators<Cfg, typename Mma<T>::Acc>& acc, uint32_t smem_base, int k_tiles,
+                                         LoadStage&& load_stage) {
   constexpr int BK = Cfg::kBK, kStages = Cfg::kStages, kChunks = Cfg::kChunks;
   constexpr int kMI = Cfg::kMI, kNI = Cfg::kNI;
   using MmaT = Mma<T>;
+  using Acc = typename MmaT::Acc;
+  static_assert(sizeof(T) == Cfg::kElemBytes, "the tile configuration is for another element size");
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
 
@@ -133,7 +178,7 @@ __device__ __forceinline__ void mainloop(Accumulators<Cfg>& acc, uint32_t smem_b
 #pragma unroll
     for (int ni = 0; ni < kNI; ++ni)
 #pragma unroll
-      for (int r = 0; r < 4; ++r) acc[mi][ni][r] = 0.0f;
+      for (int r = 0; r < 4; ++r) acc[mi][ni][r] = Acc(0);
 
   // Prologue: fill Stages-1 buffers (empty groups keep the group count uniform for short K).
 #pragma unroll
@@ -142,8 +187,10 @@ __device__ __forceinline__ void mainloop(Accumulators<Cfg>& acc, uint32_t smem_b
     cp_async_commit();
   }
 
-  // ldmatrix source rows for this lane: A's four 8x8 matrices are (rows 0-7 | 8-15) x (k 0-7 | 8-15)
-  // in a0..a3 order; B's are (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
+  // ldmatrix source rows for this lane: A's four 8x8 matrices (of 16-bit units) are
+  // (rows 0-7 | 8-15) x (bytes 0-15 | 16-31) in a0..a3 order; B's are (n 0-7, bytes 0-15),
+  // (n 0-7, bytes 16-31), (n 8-15, bytes 0-15), (n 8-15, bytes 16-31). For FP16 16 bytes are 8
+  // k, for INT8 16 k; either way the fragments land where the instruction expects them.
   const int a_row = warp_m * Cfg::kWM + (lane & 15), a_khalf = lane >> 4;
   const int b_row = warp_n * Cfg::kWN + (lane & 7) + ((lane >> 4) << 3), b_khalf = (lane >> 3) & 1;
 
@@ -157,7 +204,7 @@ __device__ __forceinline__ void mainloop(Accumulators<Cfg>& acc, uint32_t smem_b
     const uint32_t a_base = smem_base + (i % kStages) * Cfg::kStageBytes;
     const uint32_t b_base = a_base + Cfg::kATileBytes;
 #pragma unroll
-    for (int kk = 0; kk < BK / MmaT::kK; ++kk) {
+    for (int kk = 0; kk < BK / MmaT::kK; ++kk) {  // 32 bytes of K (two chunks) per step
       uint32_t af[kMI][4];
       uint32_t bf[kNI][2];
 #pragma unroll
@@ -185,46 +232,48 @@ __device__ __forceinline__ void mainloop(Accumulators<Cfg>& acc, uint32_t smem_b
 // ---- split K --------------------------------------------------------------------------------
 
 // Blocks split = 0..splits-1 of output tile `tile` each reduced a slice of K into `acc`. Each
-// writes its FP32 accumulators to `partials` in register order (coalesced, no shared memory) and
-// counts itself in on counters[tile]; the last to arrive adds the slices in slice order
-// (deterministic whichever block is last) into `acc`, resets the counter and returns true. The
-// others return false and must exit without touching the output.
-template <class Cfg>
-__device__ __forceinline__ bool split_k_reduce(Accumulators<Cfg>& acc, float* partials, unsigned* counters, int64_t tile,
-                                               int split, int splits) {
+// writes its accumulators (FP32 or INT32) to `partials` in register order (coalesced, no shared
+// memory) and counts itself in on counters[tile]; the last to arrive adds the slices in slice
+// order (deterministic whichever block is last; INT32 sums are exact in any order) into `acc`,
+// resets the counter and returns true. The others return false and must exit without touching
+// the output.
+template <class Cfg, class Acc>
+__device__ __forceinline__ bool split_k_reduce(Accumulators<Cfg, Acc>& acc, Acc* partials, unsigned* counters,
+                                               int64_t tile, int split, int splits) {
   constexpr int kMI = Cfg::kMI, kNI = Cfg::kNI;
   constexpr int kSliceVecs = Cfg::kThreads * Cfg::kAccPerThread / 4;
+  using V4 = typename AccVec<Acc>::V4;
   __shared__ bool s_last;
   const int tid = threadIdx.x;
-  float4* mine = reinterpret_cast<float4*>(partials) + (tile * splits + split) * kSliceVecs;
+  V4* mine = reinterpret_cast<V4*>(partials) + (tile * splits + split) * kSliceVecs;
 #pragma unroll
   for (int mi = 0; mi < kMI; ++mi)
 #pragma unroll
     for (int ni = 0; ni < kNI; ++ni)
       __stcg(mine + (mi * kNI + ni) * Cfg::kThreads + tid,
-             make_float4(acc[mi][ni][0], acc[mi][ni][1], acc[mi][ni][2], acc[mi][ni][3]));
+             AccVec<Acc>::make4(acc[mi][ni][0], acc[mi][ni][1], acc[mi][ni][2], acc[mi][ni][3]));
   __threadfence();  // release: the slice is visible device-wide before the count says so
   __syncthreads();
   if (tid == 0) s_last = atomicAdd(counters + tile, 1u) == static_cast<unsigned>(splits - 1);
   __syncthreads();
   if (!s_last) return false;
   __threadfence();  // acquire: the other slices' stores are visible from here on
-  const float4* all = reinterpret_cast<const float4*>(partials) + tile * splits * kSliceVecs;
+  const V4* all = reinterpret_cast<const V4*>(partials) + tile * splits * kSliceVecs;
 #pragma unroll
   for (int mi = 0; mi < kMI; ++mi)
 #pragma unroll
     for (int ni = 0; ni < kNI; ++ni)
 #pragma unroll
-      for (int r = 0; r < 4; ++r) acc[mi][ni][r] = 0.0f;
+      for (int r = 0; r < 4; ++r) acc[mi][ni][r] = Acc(0);
   // Every slice (this block's too) is read back in slice order, so the sum does not depend on
   // which block came last. L2 only (__ldcg): this SM's L1 may hold these lines from earlier.
   for (int z = 0; z < splits; ++z) {
-    const float4* slice = all + static_cast<int64_t>(z) * kSliceVecs;
+    const V4* slice = all + static_cast<int64_t>(z) * kSliceVecs;
 #pragma unroll
     for (int mi = 0; mi < kMI; ++mi)
 #pragma unroll
       for (int ni = 0; ni < kNI; ++ni) {
-        const float4 v = __ldcg(slice + (mi * kNI + ni) * Cfg::kThreads + tid);
+        const V4 v = __ldcg(slice + (mi * kNI + ni) * Cfg::kThreads + tid);
         acc[mi][ni][0] += v.x;
         acc[mi][ni][1] += v.y;
         acc[mi][ni][2] += v.z;
@@ -305,6 +354,30 @@ __device__ __forceinline__ void store_tile(const OutputTile<T>& p, const float* 
   }
 }
 
+// Accumulators -> shared memory (reusing the pipeline buffers): a BM x BN tile of Acc, row stride
+// Cfg::kCStride, at `smem`. Synchronizes before (every warp is done reading the pipeline buffers)
+// and after (the tile is complete).
+template <class Cfg, class Acc>
+__device__ __forceinline__ void stage_accumulators(Accumulators<Cfg, Acc>& acc, unsigned char* smem) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
+  using V2 = typename AccVec<Acc>::V2;
+  __syncthreads();  // every warp is done reading the pipeline buffers
+  Acc* cs = reinterpret_cast<Acc*>(smem);
+  {
+    const int r0 = warp_m * Cfg::kWM + (lane >> 2), c0 = warp_n * Cfg::kWN + (lane & 3) * 2;
+#pragma unroll
+    for (int mi = 0; mi < Cfg::kMI; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < Cfg::kNI; ++ni) {
+        Acc* dst = cs + (r0 + mi * 16) * Cfg::kCStride + c0 + ni * 8;
+        *reinterpret_cast<V2*>(dst) = AccVec<Acc>::make2(acc[mi][ni][0], acc[mi][ni][1]);
+        *reinterpret_cast<V2*>(dst + 8 * Cfg::kCStride) = AccVec<Acc>::make2(acc[mi][ni][2], acc[mi][ni][3]);
+      }
+  }
+  __syncthreads();
+}
+
 // Accumulators -> shared memory (FP32, reusing the pipeline buffers) -> bias, residual, activation
 // -> C, so that bias, residual and output move as coalesced 16-byte vectors; ragged edges and
 // unaligned strides fall back to scalar accesses. The activation is a template argument of the
@@ -312,22 +385,8 @@ __device__ __forceinline__ void store_tile(const OutputTile<T>& p, const float* 
 template <class T, class Cfg>
 __device__ __forceinline__ void store_accumulators(const OutputTile<T>& p, Accumulators<Cfg>& acc, unsigned char* smem,
                                                    int block_m, int block_n) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
-  __syncthreads();  // every warp is done reading the pipeline buffers
-  float* cs = reinterpret_cast<float*>(smem);
-  {
-    const int r0 = warp_m * Cfg::kWM + (lane >> 2), c0 = warp_n * Cfg::kWN + (lane & 3) * 2;
-#pragma unroll
-    for (int mi = 0; mi < Cfg::kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < Cfg::kNI; ++ni) {
-        float* dst = cs + (r0 + mi * 16) * Cfg::kCStride + c0 + ni * 8;
-        *reinterpret_cast<float2*>(dst) = make_float2(acc[mi][ni][0], acc[mi][ni][1]);
-        *reinterpret_cast<float2*>(dst + 8 * Cfg::kCStride) = make_float2(acc[mi][ni][2], acc[mi][ni][3]);
-      }
-  }
-  __syncthreads();
+  stage_accumulators<Cfg, float>(acc, smem);
+  const float* cs = reinterpret_cast<const float*>(smem);
   with_activation(p.epi.activation, [&](auto act) {
     store_tile<T, Cfg, decltype(act)::value>(p, cs, block_m, block_n);
   });

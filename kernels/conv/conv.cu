@@ -4,18 +4,11 @@
 // mma.sync, serial split K, staged epilogue) with its own A loader. Block (x, y, z) computes the
 // BM x BN output tile (rows y*BM.., columns x*BN.. of group z / splits) over K slice z % splits.
 //
-// A loader: each thread owns one 16-byte chunk column of the A tile (8 consecutive k) and
-// kALoads rows. Per row it keeps the output pixel's top-left input corner (ih0, iw0) and the
-// element offset of that corner; per k-tile it keeps the tap (kh, kw) and channel c of its chunk's
-// first k, advanced by BK each k-tile (the loader is called for k-tiles in order). A chunk's source
-// is then corner offset + (kh*dh*W + kw*dw)*ldx + c, inside the image when ih0 + kh*dh and
-// iw0 + kw*dw are. Rows past M get ih0 = -2^30, so that the one bounds check also rejects them.
-//
-// Vector path (Cin_g % 8 == 0): the 8 k of a chunk are 8 channels of one tap, one cp.async of 16
-// bytes, zero-filled (src-size 0) in the padding and past K. General path: the 8 k may span taps
-// (Cin_g = 3: c, c+1, c+2 of one tap, then the next tap), so each element is loaded on its own
-// (predicated 2-byte loads, all issued before the first use) and the chunk is stored to shared
-// memory with one 16-byte store; the B tile still comes by cp.async.
+// The loader (kernels/conv/gather_loader.cuh, shared with the INT8 convolution) gathers A tile by
+// tile: per row the output pixel's input corner, per k-tile the tap and channel of each thread's
+// chunk. Vector path (Cin_g % 8 == 0): the 8 k of a chunk are 8 channels of one tap, one cp.async
+// of 16 bytes, zero-filled in the padding and past K. General path: the 8 k may span taps
+// (Cin_g = 3), so each element is loaded on its own and the chunk stored with one 16-byte store.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -27,6 +20,7 @@
 #include "kernels/common/split_k.cuh"
 #include "kernels/conv/conv.cuh"
 #include "kernels/conv/gather.cuh"
+#include "kernels/conv/gather_loader.cuh"
 
 namespace quench::kernels::conv {
 namespace {
@@ -57,78 +51,19 @@ struct Params {
 
 template <class T, class Cfg, bool kVector>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) conv_kernel(const Params<T> p) {
-  constexpr int BK = Cfg::kBK, kChunks = Cfg::kChunks, kRows = Cfg::kALoads;
-  constexpr int kElemsPerChunk = 16 / sizeof(T);
-  static_assert(sizeof(T) == 2, "the general path packs 2-byte elements");
+  constexpr int BK = Cfg::kBK;
 
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t smem_base = mma::smem_addr(smem);
 
-  const int tid = threadIdx.x;
   const int group = blockIdx.z / p.splits, split = blockIdx.z - group * p.splits;
   const int block_m = blockIdx.y * Cfg::kBM, block_n = blockIdx.x * Cfg::kBN;
   const int k_tiles_all = (p.k + BK - 1) / BK;
   const int kt_begin = split * p.k_tiles_per_split;
   const int k_tiles = min(k_tiles_all, kt_begin + p.k_tiles_per_split) - kt_begin;
-  const int ld_chunk = tid % kChunks, ld_row = tid / kChunks;
 
-  // A rows: the output pixel of each row this thread loads.
-  RowCorner rows[kRows];
-#pragma unroll
-  for (int j = 0; j < kRows; ++j) rows[j] = row_corner(p.geo, block_m + ld_row + j * Cfg::kRowStep, p.m, group);
-  // B rows: this group's output channels, kRowStep rows apart (one base pointer: registers are
-  // tight in the 128x128 tile).
-  const T* b_src = p.weight + static_cast<int64_t>(group * p.n + block_n + ld_row) * p.kpad +
-                   (kt_begin * BK + ld_chunk * kElemsPerChunk);  // advanced by BK per k-tile
-  const int b_rows = p.n - block_n - ld_row;  // row j is inside when j * kRowStep < b_rows
-  // (kh, kw, c) of this thread's chunk in the next k-tile to load.
-  Tap tap = tap_of(p.geo, kt_begin * BK + ld_chunk * kElemsPerChunk);
-
-  auto load_stage = [&](int stage, int i) {
-    const uint32_t base = smem_base + stage * Cfg::kStageBytes;
-    if constexpr (kVector) {
-      const TapOffset o = tap_offset(p.geo, tap);
-#pragma unroll
-      for (int j = 0; j < kRows; ++j) {
-        const bool ok = inside(p.geo, rows[j], o);
-        mma::cp_async_16(base + mma::swizzled_chunk<kChunks>(ld_row + j * Cfg::kRowStep, ld_chunk) * 16,
-                         ok ? p.x + (rows[j].off + o.delta) : p.x, ok);
-      }
-    } else {
-      const uint16_t* xs = reinterpret_cast<const uint16_t*>(p.x);
-      uint32_t packed[kRows][kElemsPerChunk / 2];
-      Tap t = tap;
-#pragma unroll
-      for (int e = 0; e < kElemsPerChunk; ++e) {
-        const TapOffset o = tap_offset(p.geo, t);
-#pragma unroll
-        for (int j = 0; j < kRows; ++j) {
-          const uint32_t v = inside(p.geo, rows[j], o) ? __ldg(xs + (rows[j].off + o.delta)) : 0u;
-          if (e % 2 == 0) {
-            packed[j][e / 2] = v;
-          } else {
-            packed[j][e / 2] |= v << 16;
-          }
-        }
-        step_one(p.geo, t);
-      }
-#pragma unroll
-      for (int j = 0; j < kRows; ++j) {
-        mma::st_shared_16(base + mma::swizzled_chunk<kChunks>(ld_row + j * Cfg::kRowStep, ld_chunk) * 16,
-                          make_uint4(packed[j][0], packed[j][1], packed[j][2], packed[j][3]));
-      }
-    }
-    // B: this k-tile of the packed weight rows (zero past the packed row).
-    const bool kb_ok = (kt_begin + i) * BK + ld_chunk * kElemsPerChunk < p.kpad;
-#pragma unroll
-    for (int j = 0; j < Cfg::kBLoads; ++j) {
-      const bool ok = kb_ok && j * Cfg::kRowStep < b_rows;
-      mma::cp_async_16(base + Cfg::kATileBytes + mma::swizzled_chunk<kChunks>(ld_row + j * Cfg::kRowStep, ld_chunk) * 16,
-                       ok ? b_src + static_cast<int64_t>(j * Cfg::kRowStep) * p.kpad : p.weight, ok);
-    }
-    b_src += BK;
-    advance(p.geo, tap, BK);  // the next k-tile
-  };
+  ConvTileLoader<T, Cfg, kVector> load_stage(smem_base, p.geo, p.x, p.weight, p.m, p.n, p.kpad, group, block_m, block_n,
+                                             kt_begin);
 
   mma::Accumulators<Cfg> acc;
   mma::mainloop<T, Cfg>(acc, smem_base, k_tiles, load_stage);

@@ -15,7 +15,8 @@
 //
 // The main loop, the split-K reduction and the epilogue (bias, residual, activation, staged
 // through shared memory for 16-byte stores) live in kernels/common/mma_pipeline.cuh, shared with
-// the implicit-GEMM convolution; this file holds the GEMM's own loaders and its host side.
+// the implicit-GEMM convolution; the loaders in kernels/gemm/gemm_loader.cuh, shared with the INT8
+// GEMM; this file holds the FP16 kernel and its host side.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "kernels/common/mma_pipeline.cuh"
 #include "kernels/common/split_k.cuh"
 #include "kernels/gemm/gemm.cuh"
+#include "kernels/gemm/gemm_loader.cuh"
 
 namespace quench::kernels::gemm {
 namespace {
@@ -60,54 +62,18 @@ struct Params {
 
 template <class T, class Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) gemm_kernel(const Params<T> p) {
-  constexpr int BK = Cfg::kBK, kChunks = Cfg::kChunks;
-  constexpr int kElemsPerChunk = 16 / sizeof(T);
+  constexpr int BK = Cfg::kBK;
 
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t smem_base = mma::smem_addr(smem);
 
-  const int tid = threadIdx.x;
   const int block_m = blockIdx.y * Cfg::kBM, block_n = blockIdx.x * Cfg::kBN;
   const int k_tiles_all = (p.k + BK - 1) / BK;
   const int kt_begin = blockIdx.z * p.k_tiles_per_split;
   const int k_tiles = min(k_tiles_all, kt_begin + p.k_tiles_per_split) - kt_begin;
 
-  // Loader coordinates: this thread always copies chunk column `ld_chunk` of rows ld_row + i*step.
-  const int ld_chunk = tid % kChunks, ld_row = tid / kChunks;
-  const T* a_src[Cfg::kALoads];
-  const T* b_src[Cfg::kBLoads];
-  uint32_t a_dst[Cfg::kALoads], b_dst[Cfg::kBLoads];
-  bool a_ok[Cfg::kALoads], b_ok[Cfg::kBLoads];
-#pragma unroll
-  for (int i = 0; i < Cfg::kALoads; ++i) {
-    const int row = ld_row + i * Cfg::kRowStep, gm = block_m + row;
-    a_ok[i] = gm < p.m;
-    a_src[i] = p.a + (a_ok[i] ? gm * p.lda : 0) + ld_chunk * kElemsPerChunk;
-    a_dst[i] = mma::swizzled_chunk<kChunks>(row, ld_chunk) * 16;
-  }
-#pragma unroll
-  for (int i = 0; i < Cfg::kBLoads; ++i) {
-    const int row = ld_row + i * Cfg::kRowStep, gn = block_n + row;
-    b_ok[i] = gn < p.n;
-    b_src[i] = p.b + (b_ok[i] ? gn * p.ldb : 0) + ld_chunk * kElemsPerChunk;
-    b_dst[i] = Cfg::kATileBytes + mma::swizzled_chunk<kChunks>(row, ld_chunk) * 16;
-  }
-
-  auto load_stage = [&](int stage, int i) {
-    const int k0 = (kt_begin + i) * BK;
-    const bool k_ok = k0 + ld_chunk * kElemsPerChunk < p.k;
-    const uint32_t base = smem_base + stage * Cfg::kStageBytes;
-#pragma unroll
-    for (int j = 0; j < Cfg::kALoads; ++j) {
-      const bool ok = a_ok[j] && k_ok;
-      mma::cp_async_16(base + a_dst[j], ok ? a_src[j] + k0 : p.a, ok);
-    }
-#pragma unroll
-    for (int j = 0; j < Cfg::kBLoads; ++j) {
-      const bool ok = b_ok[j] && k_ok;
-      mma::cp_async_16(base + b_dst[j], ok ? b_src[j] + k0 : p.b, ok);
-    }
-  };
+  const mma::GemmTileLoader<T, Cfg> load_stage(smem_base, p.a, p.lda, p.m, p.b, p.ldb, p.n, p.k, block_m, block_n,
+                                               kt_begin);
 
   mma::Accumulators<Cfg> acc;
   mma::mainloop<T, Cfg>(acc, smem_base, k_tiles, load_stage);

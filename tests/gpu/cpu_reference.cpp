@@ -11,13 +11,15 @@
 namespace quench::gpu_test {
 
 Result<std::vector<Tensor>> run_reference(std::string_view op_type, const ops::Attributes& attrs,
-                                          const std::vector<RefInput>& inputs, int64_t opset, int outputs) {
-  const ops::OpSchema* schema = ops::find_schema(op_type, "");
+                                          const std::vector<RefInput>& inputs, int64_t opset, int outputs,
+                                          std::string_view domain) {
+  const ops::OpSchema* schema = ops::find_schema(op_type, domain);
   if (!schema || !schema->infer || !schema->run_cpu)
     return error(StatusCode::kNotFound, "no CPU reference for ", op_type);
   ops::NodeDesc node;
   node.name = "reference";
   node.op_type = std::string(op_type);
+  node.domain = std::string(domain);
   node.opset = opset;
   node.attrs = attrs;
   std::vector<ops::ValueDesc> in_desc(inputs.size());

@@ -21,10 +21,12 @@ struct RefInput {
   bool constant = false;  // known at build time (Resize's scales, Pad's pads)
 };
 
-// Runs `op_type` (default ONNX domain, `opset`) on `inputs`; the outputs as the reference computes
-// them. Errors (an op the reference refuses) come back as a Status.
+// Runs `op_type` (of `domain`: "" for ONNX's, "quench" for quench's own ops such as Int8Conv;
+// `opset`) on `inputs`; the outputs as the reference computes them. Errors (an op the reference
+// refuses) come back as a Status.
 Result<std::vector<Tensor>> run_reference(std::string_view op_type, const ops::Attributes& attrs,
-                                          const std::vector<RefInput>& inputs, int64_t opset = 19, int outputs = 1);
+                                          const std::vector<RefInput>& inputs, int64_t opset = 19, int outputs = 1,
+                                          std::string_view domain = "");
 
 ops::Attribute attr_int(int64_t v);
 ops::Attribute attr_float(float v);
