@@ -32,8 +32,10 @@ step "memory plans (docs/memory.md; arena must stay within 1.10x of the lower bo
 step "kernel launches per inference (docs/fusion.md; MobileNetV2 <= 40, ResNet-50 <= 60)"
 /usr/bin/python3 scripts/write_fusion_doc.py build/release/examples/quench
 
-# The sanitizer builds compile the same CUDA kernels with the same flags (CUDA code is not
-# instrumented): ccache lets the second reuse the first's objects.
+# The sanitizer builds link the release build's kernel library (device code is not
+# instrumented, so compiling the kernels again would only cost time); ccache serves the
+# host objects the two sanitizer builds share.
+kernels_lib="$here/build/release/kernels/libquench_kernels.a"
 cache=()
 if command -v ccache >/dev/null; then
   export CCACHE_DIR="$here/build/ccache" CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
@@ -46,14 +48,16 @@ step "INT8 accuracy: PP-OCR classifier, 256 calibration / 200 evaluation images 
 step "sanitizer build: address,undefined"
 # Only host code is instrumented; one CUDA architecture is enough to link.
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=address,undefined \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF "${cache[@]}" >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF \
+  -DQUENCH_KERNELS_LIBRARY="$kernels_lib" "${cache[@]}" >/dev/null
 cmake --build build/asan -j "$jobs" --target quench_unit_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -L fast
 
 step "sanitizer build: thread (the batcher and concurrency tests)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=thread \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF "${cache[@]}" >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF \
+  -DQUENCH_KERNELS_LIBRARY="$kernels_lib" "${cache[@]}" >/dev/null
 cmake --build build/tsan -j "$jobs" --target quench_unit_tests
 TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/quench_unit_tests --gtest_filter='*Batcher*:*Concurren*'
 
