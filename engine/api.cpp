@@ -70,9 +70,10 @@ Status EngineImpl::finish() {
 
 Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.max_batch < 1) return error(StatusCode::kInvalidArgument, "max_batch must be at least 1, got ", opt.max_batch);
-  if (opt.backend != Backend::kCpu)
-    return error(StatusCode::kUnsupported, "backend ", backend_name(opt.backend), " is not built yet; use cpu");
-  if (opt.precision == Precision::kFP16)
+  if (opt.backend == Backend::kCuda && opt.precision != Precision::kFP16)
+    return error(StatusCode::kUnsupported, "the cuda backend runs fp16 (precision fp16, its default), not ",
+                 precision_name(opt.precision), " yet");
+  if (opt.backend == Backend::kCpu && opt.precision == Precision::kFP16)
     return error(StatusCode::kUnsupported, "the cpu backend runs fp32 and int8 (the INT8 reference), not fp16");
   auto impl = std::make_shared<EngineImpl>();
   impl->options = opt;
@@ -110,6 +111,10 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
     impl->plans.push_back(std::make_shared<const ExecutionPlan>(std::move(plan)));
   }
   QUENCH_TRY(impl->finish());
+  if (opt.backend == Backend::kCuda) {  // the same plans, prepared and uploaded for the GPU
+    QUENCH_ASSIGN(impl->cuda, cuda::build_cuda_engine(impl->plans, impl->source));
+    impl->memory = cuda::memory_report(*impl->cuda);
+  }
   return wrap(std::move(impl));
 }
 
@@ -122,6 +127,10 @@ Engine EngineImpl::wrap(std::shared_ptr<const EngineImpl> impl) {
 Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self) {
   auto c = std::make_unique<ContextImpl>();
   c->engine = std::move(self);
+  if (c->engine->cuda) {
+    QUENCH_ASSIGN(c->cuda, cuda::CudaContext::create(c->engine->cuda));
+    return Context(std::move(c));
+  }
   const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(c->engine->memory.arena_bytes, kArenaAlignment));
   c->arena.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
   if (!c->arena) return error(StatusCode::kOutOfMemory, "cannot allocate a context arena of ", arena_bytes, " bytes");
@@ -164,6 +173,9 @@ Result<Context> Engine::create_context() const { return detail::EngineImpl::make
 
 Status Engine::save(const std::string& path) const {
   const auto& e = *impl_;
+  if (e.cuda)
+    return error(StatusCode::kUnsupported, "a cuda engine cannot be saved to a plan file yet (", path,
+                 "); build it from the model");
   return loaders::write_qplan(path, {e.options, e.source, e.plans, nullptr, e.calibration});
 }
 
@@ -206,6 +218,10 @@ Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
     if (!it->second.shape().empty() && !first.shape.empty()) batch = it->second.shape()[0];
     if (batch < 1 || batch > eng.options.max_batch)
       batch = eng.options.max_batch;  // let the executor report the shape mismatch
+  }
+  if (impl_->cuda) {
+    if (!eng.plans[batch - 1]) return eng.plan_for_batch(batch).status();
+    return impl_->cuda->run(inputs, outputs, batch);
   }
   const auto& ex = impl_->executors[batch - 1];
   if (!ex) return eng.plan_for_batch(batch).status();  // a fixed-batch model: says which batch it has

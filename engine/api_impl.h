@@ -5,6 +5,8 @@
 
 #include "engine/calibration/calibration_table.h"
 #include "engine/cpu_executor.h"
+#include "engine/cuda/cuda_context.h"
+#include "engine/cuda/cuda_engine.h"
 #include "engine/execution_plan.h"
 #include "engine/ir/graph.h"
 #include "quench/quench.h"
@@ -29,6 +31,8 @@ struct EngineImpl {
   Int8Report int8;
   // plans[b - 1] runs batch b; every plan fits in one arena of memory.arena_bytes.
   std::vector<std::shared_ptr<const ExecutionPlan>> plans;
+  // Backend kCuda: the layouts, device plans and uploaded weights of those plans (engine/cuda/).
+  std::shared_ptr<const cuda::CudaEngine> cuda;
   // Whatever the weight tensors view (the mapped model or plan file) stays alive with them;
   // this only documents the owner for a reader of a core dump.
   std::shared_ptr<const void> keep_alive;
@@ -49,6 +53,7 @@ struct ContextImpl {
   // One arena for every batch size: the executors take turns in it.
   std::unique_ptr<std::byte, FreeDeleter> arena;
   std::vector<std::unique_ptr<CpuExecutor>> executors;  // [b - 1], made at creation
+  std::unique_ptr<cuda::CudaContext> cuda;  // backend kCuda: runs instead of the executors
 };
 
 }  // namespace quench::detail

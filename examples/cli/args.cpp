@@ -217,6 +217,7 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       out->iou_threshold = *v;
     }
   }
+  if (out->precision.empty()) out->precision = out->backend == "cuda" ? "fp16" : "fp32";
   if (out->help) return std::nullopt;
   if (out->model.empty()) return usage(command, "no model given");
   if (cmd == kBuild && out->output.empty()) return usage(command, "no plan file given (-o FILE.qplan)");

@@ -30,7 +30,7 @@ struct Options {
   bool optimized = false;  // inspect --optimized: the graph after the optimizer's passes
   std::optional<int64_t> batch;
   std::string backend = "cpu";
-  std::string precision = "fp32";
+  std::string precision;  // "" until parsed: then fp16 on cuda (its default), fp32 on cpu
   int64_t iterations = 20;
   int64_t warmup = 3;
   uint64_t seed = 0;

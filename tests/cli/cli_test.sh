@@ -306,7 +306,7 @@ expect_error 2 "unknown option '--input'" profile "$cnn" --input "x=$work/in.npy
 expect_error 2 "unknown option '--top'" run "$cnn" --top 3
 expect_error 1 "--trace: cannot write" profile "$cnn" --trace "$work/no_such_dir/trace.json"
 QUENCH_ROOFLINE_SCRIPT="$work/no_such_script.py" expect_error 1 "cannot find the plotting script" profile "$cnn" --plot "$work/r.png"
-expect_error 1 "is not built yet" profile "$cnn" --backend cuda
+expect_error 1 "Gemm node 'fc'" profile "$cnn" --backend cuda
 
 # --- errors ---------------------------------------------------------------------------------
 expect_error 2 "unknown option '--frobnicate'" run "$cnn" --frobnicate
@@ -328,7 +328,7 @@ expect_error 1 "cannot load" run "$work/no_such_model.onnx"
 head -c 3000 /dev/urandom >"$work/garbage.onnx"
 expect_error 1 "cannot load" run "$work/garbage.onnx"
 expect_error 1 "cannot load" inspect "$work/garbage.onnx"
-expect_error 1 "is not built yet" run "$cnn" --backend cuda
+expect_error 1 "Gemm node 'fc'" run "$cnn" --backend cuda
 expect_error 1 "runs fp32 and int8" run "$cnn" --precision fp16
 expect_error 1 "has shape [3,3,8,9] but the engine input is [3,3,8,8]" run "$cnn" --input "x=$work/bad_shape.npy" --batch 3
 expect_error 1 "holds int32 but the model input is float32" run "$cnn" --input "x=$work/ints.npy"
@@ -337,7 +337,7 @@ expect_error 1 "Fortran" run "$cnn" --input "x=$work/fortran.npy"
 touch "$work/file"
 expect_error 1 "--save-outputs: cannot create directory" run "$cnn" --save-outputs "$work/file/sub"
 # An error in --json mode still goes to stderr as one line, with nothing on stdout.
-expect_error 1 "is not built yet" run "$cnn" --backend cuda --json
+expect_error 1 "Gemm node 'fc'" run "$cnn" --backend cuda --json
 
 # --- INT8 and validate -----------------------------------------------------------------------
 mkdir -p "$work/calib" "$work/eval"

@@ -1,0 +1,330 @@
+// The CUDA kernels for the convolution family (ops/conv.cpp, ops/fused_conv.cpp):
+//
+//   Conv, FusedConv    one stage
+//   DwPwConv           depthwise stage -> arena workspace -> pointwise stage
+//   InvertedResidual   expand -> workspace -> depthwise -> workspace -> project
+//
+// A stage is a 2-D convolution on NHWC float16. Depthwise stages (group = C = Cout, square 3x3
+// or 5x5 kernel, equal strides 1 or 2, no dilation) run kernels/depthwise; every other stage
+// runs kernels/conv, whose own plan picks the 1x1 GEMM path, the vectorized or the general
+// implicit GEMM. The fused ops run as their stages in sequence for now (issue 5 fuses them
+// into one kernel); the intermediates live in the node's arena workspace.
+//
+// Weights are transformed once at build: kernels/conv's packed [Cout][KH][KW][Cin/g] rows or
+// depthwise [KH][KW][C], biases in float32. A HardSigmoid activation without a residual
+// (MobileNetV3's squeeze-excite gate) has no kernel form, but clip(alpha * y + beta, 0, 1) is a
+// Clip(0, 1) of a convolution whose weights are scaled by alpha and bias is alpha * b + beta:
+// that is what is packed.
+#include <cfloat>
+#include <sstream>
+
+#include "kernels/conv/conv.cuh"
+#include "kernels/depthwise/depthwise.cuh"
+#include "ops/conv.h"
+#include "ops/gpu_util.h"
+#include "ops/op_util.h"
+
+namespace quench::ops {
+namespace {
+
+namespace kc = kernels::conv;
+namespace kd = kernels::depthwise;
+
+constexpr StageAttrs kDw{"dw_activation", "dw_activation_alpha", "dw_activation_beta"};
+constexpr StageAttrs kPw{"pw_activation", "pw_activation_alpha", "pw_activation_beta"};
+constexpr StageAttrs kExpand{"expand_activation", "expand_activation_alpha", "expand_activation_beta"};
+constexpr StageAttrs kProject{"project_activation", "project_activation_alpha", "project_activation_beta"};
+
+// Where a stage's operands sit among the node's inputs, and which attributes name its activation.
+struct StageSpec {
+  size_t weight, bias;  // input indices
+  StageAttrs act;
+  bool kxk;             // the conv the node's attributes describe; else a pointwise 1x1 stage
+  bool last;            // the node's output stage: takes the residual
+};
+
+// One convolution stage, decided at build.
+struct Stage {
+  bool depthwise = false;
+  kc::ConvShape shape;
+  kernels::EpilogueParams epilogue;
+  float scale = 1.0f, shift = 0.0f;  // folded HardSigmoid: w * scale, b * scale + shift
+  int64_t out_h = 0, out_w = 0;
+
+  int64_t out_numel() const { return shape.n * out_h * out_w * shape.out_c; }
+};
+
+size_t residual_index(std::string_view op) {
+  if (op == "FusedConv") return 3;
+  if (op == "DwPwConv") return 5;
+  if (op == "InvertedResidual") return 7;
+  return SIZE_MAX;  // Conv
+}
+
+std::vector<StageSpec> stage_specs(std::string_view op) {
+  if (op == "DwPwConv") return {{1, 2, kDw, true, false}, {3, 4, kPw, false, true}};
+  if (op == "InvertedResidual")
+    return {{1, 2, kExpand, false, false}, {3, 4, kDw, true, false}, {5, 6, kProject, false, true}};
+  return {{1, 2, kActivationAttrs, true, true}};
+}
+
+bool has(std::span<const GpuValueDesc> in, size_t i) { return i < in.size() && in[i].present; }
+
+// The stage's geometry from the ONNX rules (ops/conv.h) over the logical input dims `x`.
+Result<Stage> make_stage(const NodeDesc& n, const Shape& x, const GpuValueDesc& w, const StageSpec& spec,
+                         bool residual, bool residual_after) {
+  ConvGeom g;
+  if (!spec.kxk) {  // the fused ops' 1x1 stages (ops/fused_conv.cpp): stride 1, no pads, group 1
+    if (x.size() != 4 || w.shape.size() != 4 || w.shape[1] != x[1] || w.shape[2] != 1 || w.shape[3] != 1)
+      return gpu_unsupported(n, "a pointwise stage that is not a 2-D 1x1 convolution");
+    g = pointwise_geometry(x[0], x[1], w.shape[0], std::span<const int64_t>(x.data() + 2, 2));
+  } else {
+    QUENCH_ASSIGN(g, conv_geometry(n, x, w.shape));
+  }
+  if (g.win.rank != 2) return gpu_unsupported(n, "a convolution over ", g.win.rank, " spatial dims (2-D only)");
+  Stage s;
+  s.shape.n = g.batch;
+  s.shape.h = g.win.in[0];
+  s.shape.w = g.win.in[1];
+  s.shape.c = g.in_ch;
+  s.shape.out_c = g.out_ch;
+  s.shape.kernel_h = static_cast<int>(g.win.kernel[0]);
+  s.shape.kernel_w = static_cast<int>(g.win.kernel[1]);
+  s.shape.stride_h = static_cast<int>(g.win.stride[0]);
+  s.shape.stride_w = static_cast<int>(g.win.stride[1]);
+  s.shape.dilation_h = static_cast<int>(g.win.dilation[0]);
+  s.shape.dilation_w = static_cast<int>(g.win.dilation[1]);
+  s.shape.pad_top = static_cast<int>(g.win.pad_begin[0]);
+  s.shape.pad_left = static_cast<int>(g.win.pad_begin[1]);
+  s.shape.pad_bottom = static_cast<int>(g.win.pad_end[0]);
+  s.shape.pad_right = static_cast<int>(g.win.pad_end[1]);
+  s.shape.groups = static_cast<int>(g.group);
+  s.out_h = g.win.out[0];
+  s.out_w = g.win.out[1];
+  if (kc::out_h(s.shape) != s.out_h || kc::out_w(s.shape) != s.out_w)
+    return gpu_unsupported(n, "this padding (the kernels' output size differs from ONNX's)");
+  s.depthwise = g.group == g.in_ch && g.out_ch == g.in_ch && g.in_ch > 1 && s.shape.kernel_h == s.shape.kernel_w &&
+                (s.shape.kernel_h == 3 || s.shape.kernel_h == 5) && s.shape.stride_h == s.shape.stride_w &&
+                (s.shape.stride_h == 1 || s.shape.stride_h == 2) && s.shape.dilation_h == 1 && s.shape.dilation_w == 1;
+
+  QUENCH_ASSIGN(Activation act, read_activation(n, spec.act));
+  const bool has_residual = spec.last && residual;
+  if (act.kind == ActKind::kHardSigmoid) {
+    if (has_residual) return gpu_unsupported(n, "HardSigmoid with a residual input");
+    s.scale = static_cast<float>(act.params.alpha);
+    s.shift = static_cast<float>(act.params.beta);
+    act = Activation{};
+    act.kind = ActKind::kClip;
+    act.params.lo = 0.0;
+    act.params.hi = 1.0;
+  }
+  QUENCH_ASSIGN(s.epilogue, kernel_epilogue(n, act, spec.last && residual_after));
+  return s;
+}
+
+// Names the transform of a weight (with its shape, since reshaped views share their bytes).
+std::string transform_name(const char* base, const Stage& s, const Tensor& t) {
+  std::ostringstream os;
+  os << base << shape_str(t.shape());
+  if (s.scale != 1.0f || s.shift != 0.0f) os << ".affine(" << s.scale << "," << s.shift << ")";
+  return os.str();
+}
+
+kd::DepthwiseArgs<__half> depthwise_args(const Stage& s) {
+  kd::DepthwiseArgs<__half> a;
+  a.n = s.shape.n;
+  a.h = s.shape.h;
+  a.w = s.shape.w;
+  a.c = s.shape.c;
+  a.kernel = s.shape.kernel_h;
+  a.stride = s.shape.stride_h;
+  a.pad_top = s.shape.pad_top;
+  a.pad_left = s.shape.pad_left;
+  a.pad_bottom = s.shape.pad_bottom;
+  a.pad_right = s.shape.pad_right;
+  a.epilogue = s.epilogue;
+  return a;
+}
+
+kc::ConvArgs<__half> conv_args(const Stage& s) {
+  kc::ConvArgs<__half> a;
+  a.shape = s.shape;
+  a.epilogue = s.epilogue;
+  return a;
+}
+
+// Packs the stage's weight and bias into the sink; appends their indices to `out.weights`.
+Status prepare_weights(const NodeDesc& n, const Stage& s, const GpuValueDesc& w, const GpuValueDesc* b,
+                       WeightSink& sink, GpuPrepared& out) {
+  if (!w.constant) return gpu_unsupported(n, "a convolution whose weight is not a constant");
+  if (b && !b->constant) return gpu_unsupported(n, "a convolution whose bias is not a constant");
+  const Tensor& wt = *w.constant;
+  QUENCH_ASSIGN(int wi, find_or_add_weight(sink, wt.data(), transform_name(s.depthwise ? "depthwise.khwc" : "conv.packed", s, wt),
+                                           [&]() -> Result<std::vector<std::byte>> {
+    QUENCH_ASSIGN(std::vector<float> f, host_floats(n, wt));
+    for (float& v : f) v *= s.scale;
+    if (s.depthwise) {  // ONNX [C, 1, KH, KW] -> [KH, KW, C]
+      const int64_t c = s.shape.c, kk = int64_t{s.shape.kernel_h} * s.shape.kernel_w;
+      std::vector<float> t(f.size());
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t k = 0; k < kk; ++k) t[k * c + ch] = f[ch * kk + k];
+      return as_bytes_vector(to_half_bits(t));
+    }
+    std::vector<__half> packed(static_cast<size_t>(kc::packed_weight_count(s.shape)));
+    QUENCH_TRY(kc::pack_weights<__half>(s.shape, f.data(), packed.data()).with_context(n.where()));
+    return as_bytes_vector(packed);
+  }));
+  out.weights.push_back(wi);
+  if (!b && s.shift == 0.0f) {
+    out.weights.push_back(-1);  // no bias
+    return {};
+  }
+  const void* source = b ? b->constant->data() : wt.data();
+  QUENCH_ASSIGN(int bi, find_or_add_weight(sink, source, transform_name(b ? "bias.f32" : "bias.none.f32", s, b ? *b->constant : wt),
+                                           [&]() -> Result<std::vector<std::byte>> {
+    std::vector<float> f(static_cast<size_t>(s.shape.out_c), 0.0f);
+    if (b) {
+      QUENCH_ASSIGN(f, host_floats(n, *b->constant));
+      if (static_cast<int64_t>(f.size()) != s.shape.out_c) return gpu_unsupported(n, "a bias that is not [Cout]");
+    }
+    for (float& v : f) v = v * s.scale + s.shift;
+    return as_bytes_vector(f);
+  }));
+  out.weights.push_back(bi);
+  return {};
+}
+
+struct Geometry {
+  std::vector<Stage> stages;
+  std::vector<size_t> region;  // workspace offset of each stage's output (all but the last)
+  size_t workspace = 0;
+};
+
+Result<Geometry> geometry(const NodeDesc& n, std::span<const GpuValueDesc> in) {
+  if (in[0].layout != GpuLayout::kNHWC || in[0].shape.size() != 4)
+    return gpu_unsupported(n, "a convolution over a ", in[0].shape.size(), "-D input (2-D NHWC only)");
+  if (in[0].dtype != DType::kF16) return gpu_unsupported(n, "element type ", dtype_name(in[0].dtype));
+  const size_t r = residual_index(n.op_type);
+  const bool residual = has(in, r);
+  QUENCH_ASSIGN(int64_t after, int_attr(n, kResidualAfterAttr, 0));
+  Geometry geo;
+  Shape x = in[0].shape;
+  const auto specs = stage_specs(n.op_type);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    QUENCH_ASSIGN(Stage s, make_stage(n, x, in[specs[i].weight], specs[i], residual, after != 0));
+    x = {s.shape.n, s.shape.out_c, s.out_h, s.out_w};
+    if (!specs[i].last) {
+      geo.region.push_back(geo.workspace);
+      geo.workspace += align_up_256(static_cast<size_t>(s.out_numel()) * sizeof(__half));
+    }
+    geo.stages.push_back(s);
+  }
+  if (residual && (in[r].layout != GpuLayout::kNHWC || in[r].shape != x))
+    return gpu_unsupported(n, "a residual input of another shape or layout");
+  return geo;
+}
+
+bool accepts_nhwc(const NodeDesc&, std::span<const GpuValueDesc> in, std::span<const GpuValueDesc>) {
+  return in[0].layout == GpuLayout::kNHWC;
+}
+
+Status prepare(const GpuPrepareArgs& a, GpuPrepared& out) {
+  const NodeDesc& n = a.node;
+  QUENCH_ASSIGN(Geometry geo, geometry(n, a.inputs));
+  const auto specs = stage_specs(n.op_type);
+  for (size_t i = 0; i < geo.stages.size(); ++i) {
+    const Stage& s = geo.stages[i];
+    const GpuValueDesc* b = has(a.inputs, specs[i].bias) ? &a.inputs[specs[i].bias] : nullptr;
+    QUENCH_TRY(prepare_weights(n, s, a.inputs[specs[i].weight], b, a.weights, out));
+    out.claim(specs[i].weight);
+    if (b) out.claim(specs[i].bias);
+    // The kernels' own contracts, on the shapes (pointers are stand-ins: nothing runs).
+    if (s.depthwise) {
+      kd::DepthwiseArgs<__half> d = depthwise_args(s);
+      d.x = probe_ptr<__half>(0);
+      d.y = probe_ptr<__half>(1);
+      d.weight = probe_ptr<__half>(2);
+      QUENCH_TRY(kd::can_implement(d).with_context(n.where()));
+    } else {
+      kc::ConvArgs<__half> c = conv_args(s);
+      c.x = probe_ptr<__half>(0);
+      c.y = probe_ptr<__half>(1);
+      c.weight = probe_ptr<__half>(2);
+      QUENCH_TRY(kc::can_implement(c).with_context(n.where()));
+      out.persistent_bytes = std::max(out.persistent_bytes, kc::workspace_bytes(c, a.multiprocessors));
+    }
+  }
+  out.workspace_bytes = geo.workspace;
+  return {};
+}
+
+struct BoundStage {
+  bool depthwise = false;
+  kc::ConvArgs<__half> conv;
+  kd::DepthwiseArgs<__half> dw;
+};
+
+Result<GpuLaunch> bind(const GpuBindArgs& a) {
+  const NodeDesc& n = a.node;
+  QUENCH_ASSIGN(Geometry geo, geometry(n, descs_of(a.inputs)));
+  const size_t r = residual_index(n.op_type);
+  const __half* residual = r < a.inputs.size() && a.inputs[r].present() ? half_ptr(a.inputs[r].data) : nullptr;
+  std::vector<BoundStage> bound;
+  const __half* x = half_ptr(a.inputs[0].data);
+  for (size_t i = 0; i < geo.stages.size(); ++i) {
+    const Stage& s = geo.stages[i];
+    const bool last = i + 1 == geo.stages.size();
+    __half* y = last ? half_ptr(a.outputs[0].data) : half_ptr(static_cast<std::byte*>(a.workspace) + geo.region[i]);
+    const auto* w = static_cast<const __half*>(a.weights[2 * i]);
+    const auto* b = static_cast<const float*>(a.weights[2 * i + 1]);
+    BoundStage bs;
+    bs.depthwise = s.depthwise;
+    if (s.depthwise) {
+      bs.dw = depthwise_args(s);
+      bs.dw.x = x;
+      bs.dw.weight = w;
+      bs.dw.bias = b;
+      bs.dw.residual = last ? residual : nullptr;
+      bs.dw.y = y;
+      QUENCH_TRY(kd::can_implement(bs.dw).with_context(n.where()));
+    } else {
+      bs.conv = conv_args(s);
+      bs.conv.x = x;
+      bs.conv.weight = w;
+      bs.conv.bias = b;
+      bs.conv.residual = last ? residual : nullptr;
+      bs.conv.y = y;
+      QUENCH_TRY(kc::can_implement(bs.conv).with_context(n.where()));
+      const size_t need = kc::workspace_bytes(bs.conv);
+      if (need > a.persistent_bytes)
+        return error(StatusCode::kInternal, n.where(), ": the split-K workspace holds ", a.persistent_bytes,
+                     " bytes; the convolution needs ", need);
+    }
+    bound.push_back(bs);
+    x = y;
+  }
+  void* ws = a.persistent;
+  return GpuLaunch([bound = std::move(bound), ws](cudaStream_t stream) -> Status {
+    for (const BoundStage& s : bound) {
+      if (s.depthwise) {
+        QUENCH_TRY(kd::run(s.dw, nullptr, stream));
+      } else {
+        QUENCH_TRY(kc::run(s.conv, ws, stream));
+      }
+    }
+    return {};
+  });
+}
+
+const GpuOp kOps[] = {
+    {"Conv", "", accepts_nhwc, prepare, bind},
+    {"FusedConv", "quench", accepts_nhwc, prepare, bind},
+    {"DwPwConv", "quench", accepts_nhwc, prepare, bind},
+    {"InvertedResidual", "quench", accepts_nhwc, prepare, bind},
+};
+
+}  // namespace
+
+std::span<const GpuOp> conv_gpu_ops() { return kOps; }
+
+}  // namespace quench::ops
