@@ -67,6 +67,19 @@ if [[ -n "$cudnn_h" ]]; then
 fi
 say "commit $commit | $gpu (sm_$cap) | driver $driver | CUDA $cuda | cuDNN $cudnn_ver | build for sm_$arch"
 
+# ---- models for the whole-model tests (CudaModel*), made while the build runs ------------------
+# .models/real comes from .devdeps (prepare_device_deps.sh); the zoo is generated here when
+# PyTorch and torchvision can (about a minute; QUENCH_MAKE_ZOO=0 skips it). Missing models make
+# their tests skip, never fail.
+if [[ ! -d .models/real && -d .devdeps/models/real ]]; then mkdir -p .models && cp -a .devdeps/models/real .models/real; fi
+zoo_pid=""
+if [[ "${QUENCH_MAKE_ZOO:-1}" == 1 ]] && ! ls .models/zoo/*.onnx >/dev/null 2>&1 &&
+   python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1; then
+  say "generating the model zoo in the background"
+  timeout 300 python3 scripts/model_zoo.py --out .models/zoo >"$work/zoo.log" 2>&1 &
+  zoo_pid=$!
+fi
+
 # ---- configure + build ------------------------------------------------------------------------
 cmake_args=(-G Ninja -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$arch"
             -DQUENCH_BUILD_EXAMPLES=OFF)
@@ -99,6 +112,7 @@ fi
 # ---- tests ------------------------------------------------------------------------------------
 sanitizer_note=""
 if [[ $built == 1 ]]; then
+  if [[ -n "$zoo_pid" ]]; then wait "$zoo_pid"; say "model zoo: exit $? ($(ls .models/zoo/*.onnx 2>/dev/null | wc -l) models)"; fi
   say "running GPU tests"
   timeout "$(( $(left) > 300 ? 240 : $(left) / 2 ))" "$tests_bin" --gtest_output="json:$work/gpu_tests.json" \
     ${QUENCH_TEST_FILTER:+--gtest_filter=$QUENCH_TEST_FILTER} >"$work/tests.log" 2>&1

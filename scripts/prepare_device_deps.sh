@@ -32,5 +32,12 @@ done < <(dpkg -L libbenchmark-dev)
 for so in /usr/lib/x86_64-linux-gnu/libbenchmark.so.*; do
   cp -a "$so" "$bench/lib/x86_64-linux-gnu/"
 done
+# The real models (PP-OCR, about 23 MB) for the whole-model GPU tests: the GPU machine cannot make
+# them (they come from a PyPI wheel). The zoo (about 190 MB, over the carry limit) is generated
+# there by gpu_check.sh when PyTorch and torchvision are present.
+if [[ -d "$here/.models/real" ]]; then
+  mkdir -p "$dst/models/real"
+  cp -a "$here"/.models/real/*.onnx "$here"/.models/real/*.npy "$dst/models/real/"
+fi
 echo "prepare_device_deps: $(du -sh "$dst" | cut -f1) in $dst"
 ls "$bench/lib/x86_64-linux-gnu" "$bench/lib/x86_64-linux-gnu/cmake/benchmark"
