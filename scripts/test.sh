@@ -58,7 +58,7 @@ step "sanitizer build: thread (the batcher and concurrency tests)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUENCH_SANITIZE=thread \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DQUENCH_BUILD_BENCH=OFF -DQUENCH_BUILD_EXAMPLES=OFF \
   -DQUENCH_KERNELS_LIBRARY="$kernels_lib" "${cache[@]}" >/dev/null
-cmake --build build/tsan -j "$jobs" --target quench_unit_tests
-TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/quench_unit_tests --gtest_filter='*Batcher*:*Concurren*'
+cmake --build build/tsan -j "$jobs" --target quench_thread_tests
+TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/quench_thread_tests
 
 step "all tests passed in $((SECONDS - start)) s"
