@@ -3,19 +3,15 @@
 #include "quench/validate.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 #include "engine/api_impl.h"
 #include "engine/batch_graph.h"
 #include "engine/calibration/calibration_inputs.h"
-#include "engine/quantize/sample_runner.h"
+#include "engine/relative_l2.h"
 #include "ops/attributes.h"
 
 namespace quench {
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 double default_tolerance(Precision p) {
   switch (p) {
@@ -24,24 +20,6 @@ double default_tolerance(Precision p) {
     case Precision::kINT8: return 0.1;
   }
   return 1e-5;
-}
-
-// The float values of `t`: itself, or an INT8 tensor dequantized at `scale`.
-double to_float(const Tensor& t, int64_t i, float scale) {
-  if (t.dtype() == DType::kI8) return static_cast<double>(t.data_as<int8_t>()[i]) * scale;
-  return t.data_as<float>()[i];
-}
-
-double rel_l2(const Tensor& got, float got_scale, const Tensor& ref) {
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double r = ref.data_as<float>()[i];
-    const double d = to_float(got, i, got_scale) - r;
-    diff += d * d;
-    norm += r * r;
-  }
-  if (std::isnan(diff)) return kInf;
-  return norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? kInf : 0.0);
 }
 
 // An INT8 tensor "t.int8" (or "t.int8_2") stands for float tensor "t"; its scale is the
@@ -87,7 +65,7 @@ void add_output_metrics(const Tensor& got, const Tensor& ref, double iou_thresho
     for (int64_t row = 0; row < s[0]; ++row) {
       const float* r = ref.data_as<float>() + row * s[1];
       const float* g = got.data_as<float>() + row * s[1];
-      o.top1_agree = std::max<int64_t>(o.top1_agree, 0) + (std::max_element(r, r + s[1]) - r == std::max_element(g, g + s[1]) - g);
+      o.top1_agree += std::max_element(r, r + s[1]) - r == std::max_element(g, g + s[1]) - g;
       ++o.top1_total;
     }
   }
@@ -140,7 +118,7 @@ Result<ValidationReport> validate(const Model& reference, const Engine& engine, 
   std::vector<int64_t> layer_count(steps.size(), 0);
   std::vector<std::vector<double>> layer_times(steps.size());
   std::vector<CpuExecutor::StepTime> times(exec->executed_steps());
-  std::vector<TensorMap> got_all, ref_all;
+  double error_sum = 0;  // of every output together, per sample
   std::map<std::string, OutputValidation, std::less<>> outs;
   std::map<std::string, std::vector<double>, std::less<>> ious;
   for (size_t k = 0; k < samples.size(); ++k) {
@@ -155,24 +133,29 @@ Result<ValidationReport> validate(const Model& reference, const Engine& engine, 
       const Tensor* g = exec->find_value(n.outputs[0]);
       const Tensor* r = ref_exec->find_value(float_name(n.outputs[0]));
       if (!comparable(g, r)) continue;
-      layer_sum[i] += rel_l2(*g, output_scale(n), *r);
+      RelativeL2 e;
+      e.add(*g, *r, output_scale(n));
+      layer_sum[i] += e.value();
       ++layer_count[i];
     }
+    RelativeL2 sample_error;
     for (const auto& [name, r] : ref) {
       auto it = got.find(name);
       if (it == got.end() || !comparable(&it->second, &r) || it->second.dtype() != DType::kF32)
         return error(StatusCode::kInternal, "validate: output '", name, "' differs in type or size from the reference");
       OutputValidation& o = outs[name];
       o.name = name;
-      const double err = rel_l2(it->second, 1.0f, r);
+      RelativeL2 e;
+      e.add(it->second, r);
+      sample_error.add(it->second, r);
+      const double err = e.value();
       o.rel_l2_mean += err;
       o.rel_l2_max = std::max(o.rel_l2_max, err);
       add_output_metrics(it->second, r, opt.iou_threshold, o, ious[name]);
     }
-    got_all.push_back(std::move(got));
-    ref_all.push_back(std::move(ref));
+    error_sum += sample_error.value();
   }
-  rep.error = quant_pass::mean_relative_l2(got_all, ref_all);
+  rep.error = error_sum / static_cast<double>(samples.size());
   for (const auto& name : plan->graph->outputs) {
     OutputValidation o = outs[name];
     o.rel_l2_mean /= static_cast<double>(samples.size());

@@ -62,7 +62,7 @@ Result<Int8Graph> build_int8_graph(const ir::Graph& optimized, const BuildOption
   out.report.samples = out.table.samples;
   out.report.budget = o.budget;
 
-  std::set<std::string, std::less<>> keep_float(o.keep_float.begin(), o.keep_float.end());
+  QuantizeOptions qo{NameSet(o.keep_float.begin(), o.keep_float.end()), {}};
   std::map<std::string, double, std::less<>> sensitivity;
   if (o.budget > 0) {
     SensitivityInputs in;
@@ -73,26 +73,21 @@ Result<Int8Graph> build_int8_graph(const ir::Graph& optimized, const BuildOption
     in.source = source;
     QUENCH_ASSIGN(in.samples, sensitivity_samples(optimized, opt, source));
     in.budget = o.budget;
-    in.keep_float = keep_float;
+    in.keep_float = qo.keep_float;
     in.progress = o.progress;
     QUENCH_ASSIGN(SensitivityResult r, choose_float_layers(in));
-    keep_float = r.keep_float;
-    sensitivity = r.sensitivity;
+    qo.for_accuracy = std::move(r.for_accuracy);
+    sensitivity = std::move(r.sensitivity);
     out.report.error = r.error;
   }
   out.graph = optimized;
   std::vector<LayerPrecision> layers;
-  QUENCH_TRY(quantize_graph(out.graph, out.table, {keep_float}, &layers).with_context(source));
-  const std::set<std::string, std::less<>> user(o.keep_float.begin(), o.keep_float.end());
+  QUENCH_TRY(quantize_graph(out.graph, out.table, qo, &layers).with_context(source));
   for (auto& l : layers) {
     auto s = sensitivity.find(l.node);
     if (s != sensitivity.end()) l.sensitivity = s->second;
-    if (l.reason == Reason::kUserFloat && !user.count(l.node)) {
-      l.reason = Reason::kSensitivity;
-      l.detail = "kept float to meet the error budget " + std::to_string(o.budget);
-    }
     std::string why = reason_name(l.reason);
-    if (!l.detail.empty() && l.reason != Reason::kQuantized && l.reason != Reason::kSensitivity) why += ": " + l.detail;
+    if (!l.detail.empty()) why += ": " + l.detail;
     out.report.layers.push_back({l.node, l.op_type, l.int8 ? Precision::kINT8 : Precision::kFP32, why, l.sensitivity});
   }
   return out;

@@ -69,7 +69,7 @@ std::optional<Product> read_product(const ir::Graph& g, const ir::Node& n, Kind 
   const Shape& ws = p.w->shape();
   const bool fused = n.domain == ops::kQuenchDomain;
   int64_t reduction = 0;
-  size_t bias_index = 0;
+  int bias_index = -1;  // MatMul has no bias operand
   if (kind == Kind::kConv) {
     if (ws.size() < 3) return *why = "its weight has rank " + std::to_string(ws.size()), std::nullopt;
     reduction = shape_numel(ws) / std::max<int64_t>(ws[0], 1);
@@ -89,13 +89,12 @@ std::optional<Product> read_product(const ir::Graph& g, const ir::Node& n, Kind 
     } else {
       p.w_axis = 1;
       reduction = ws[0];
-      bias_index = 99;  // MatMul has no bias operand
       p.residual = fused ? 2 : -1;
     }
   }
   if (reduction > quant::kMaxReduction)
     return *why = "its reduction of " + std::to_string(reduction) + " terms could overflow INT32", std::nullopt;
-  const std::string& b = input_or_empty(n, bias_index);
+  const std::string& b = bias_index < 0 ? std::string() : input_or_empty(n, static_cast<size_t>(bias_index));
   if (!b.empty()) {
     p.b = constant_of(g, b);
     const int64_t channels = ws[p.w_axis];
@@ -368,7 +367,6 @@ Status Rewriter::run(std::map<std::string, Candidate, std::less<>> cands) {
 const char* reason_name(Reason r) {
   switch (r) {
     case Reason::kQuantized: return "int8";
-    case Reason::kNoInt8Op: return "no INT8 op";
     case Reason::kUnsupportedForm: return "unsupported form";
     case Reason::kNotCalibrated: return "not calibrated";
     case Reason::kUserFloat: return "kept float by the user";
@@ -377,20 +375,11 @@ const char* reason_name(Reason r) {
   return "?";
 }
 
-std::vector<LayerPrecision> int8_candidates(const ir::Graph& g, const calib::CalibrationTable& table) {
-  std::vector<LayerPrecision> out;
-  for (const ir::Node& n : g.nodes) {
-    const auto kind = kind_of(n);
-    if (!kind) continue;
-    std::optional<Product> p;
-    out.push_back(examine(g, n, *kind, table, &p));
-  }
-  return out;
-}
+namespace {
 
-Status quantize_graph(ir::Graph& g, const calib::CalibrationTable& table, const QuantizeOptions& opt,
-                      std::vector<LayerPrecision>* layers) {
-  std::map<std::string, Candidate, std::less<>> cands;
+// Every candidate's report, in graph order; `cands` (may be null) receives those to rewrite.
+std::vector<LayerPrecision> examine_all(const ir::Graph& g, const calib::CalibrationTable& table,
+                                        const QuantizeOptions& opt, std::map<std::string, Candidate, std::less<>>* cands) {
   std::vector<LayerPrecision> report;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& n = g.nodes[i];
@@ -398,14 +387,28 @@ Status quantize_graph(ir::Graph& g, const calib::CalibrationTable& table, const 
     if (!kind) continue;
     std::optional<Product> p;
     LayerPrecision l = examine(g, n, *kind, table, &p);
-    if (l.int8 && opt.keep_float.count(n.name)) {
+    if (l.int8 && (opt.keep_float.count(n.name) || opt.for_accuracy.count(n.name))) {
       l.int8 = false;
-      l.reason = Reason::kUserFloat;
-      l.detail = "listed to stay float";
+      const bool user = opt.keep_float.count(n.name) > 0;
+      l.reason = user ? Reason::kUserFloat : Reason::kSensitivity;
+      l.detail = user ? "listed to stay float" : "";
     }
-    if (l.int8) cands.emplace(n.name, Candidate{i, *p, false});
+    if (l.int8 && cands) cands->emplace(n.name, Candidate{i, *p, false});
     report.push_back(std::move(l));
   }
+  return report;
+}
+
+}  // namespace
+
+std::vector<LayerPrecision> int8_candidates(const ir::Graph& g, const calib::CalibrationTable& table) {
+  return examine_all(g, table, {}, nullptr);
+}
+
+Status quantize_graph(ir::Graph& g, const calib::CalibrationTable& table, const QuantizeOptions& opt,
+                      std::vector<LayerPrecision>* layers) {
+  std::map<std::string, Candidate, std::less<>> cands;
+  std::vector<LayerPrecision> report = examine_all(g, table, opt, &cands);
   Rewriter rw(g, table);
   QUENCH_TRY(rw.run(std::move(cands)));
   QUENCH_TRY(ir::validate(g).with_context("after the INT8 quantization pass"));

@@ -30,7 +30,6 @@ namespace quench::quant_pass {
 // Why a layer ended up in the precision it has.
 enum class Reason {
   kQuantized,       // INT8
-  kNoInt8Op,        // its op has no INT8 form (it stays float without being a candidate)
   kUnsupportedForm, // a candidate op in a form the INT8 ops do not take (says which in detail)
   kNotCalibrated,   // an operand has no entry in the calibration table
   kUserFloat,       // named by the user to stay float
@@ -41,7 +40,7 @@ const char* reason_name(Reason r);
 struct LayerPrecision {
   std::string node, op_type;
   bool int8 = false;
-  Reason reason = Reason::kNoInt8Op;
+  Reason reason = Reason::kQuantized;
   std::string detail;         // the specific cause, in words
   double sensitivity = -1;    // output error with only this layer in INT8 (-1: not measured)
 };
@@ -50,11 +49,14 @@ struct LayerPrecision {
 // that cannot be is excluded. Nodes of other ops are not listed.
 std::vector<LayerPrecision> int8_candidates(const ir::Graph& g, const calib::CalibrationTable& table);
 
+using NameSet = std::set<std::string, std::less<>>;
+
 struct QuantizeOptions {
-  std::set<std::string, std::less<>> keep_float;  // candidate nodes to leave float
+  NameSet keep_float;      // candidate nodes the user keeps float (Reason::kUserFloat)
+  NameSet for_accuracy;    // and those the sensitivity pass keeps float (Reason::kSensitivity)
 };
 
-// Rewrites every candidate of int8_candidates() not in keep_float; the graph is validated and
+// Rewrites every candidate of int8_candidates() that neither set names; the graph is validated and
 // its schemas bound afterwards. `layers` (may be null) gets one entry per candidate node, in
 // graph order, saying what became of it.
 Status quantize_graph(ir::Graph& g, const calib::CalibrationTable& table, const QuantizeOptions& opt,

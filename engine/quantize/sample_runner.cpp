@@ -1,9 +1,9 @@
 #include "engine/quantize/sample_runner.h"
 
-#include <cmath>
 #include <limits>
 
 #include "engine/optimizer/optimizer.h"
+#include "engine/relative_l2.h"
 
 namespace quench::quant_pass {
 
@@ -28,22 +28,15 @@ double mean_relative_l2(const std::vector<TensorMap>& got, const std::vector<Ten
   if (got.size() != want.size() || got.empty()) return std::numeric_limits<double>::infinity();
   double total = 0;
   for (size_t k = 0; k < got.size(); ++k) {
-    double diff = 0, norm = 0;
+    RelativeL2 e;
     for (const auto& [name, w] : want[k]) {
       auto it = got[k].find(name);
       if (it == got[k].end() || w.dtype() != DType::kF32 || it->second.dtype() != DType::kF32 ||
           it->second.numel() != w.numel())
         return std::numeric_limits<double>::infinity();
-      const float* a = it->second.data_as<float>();
-      const float* b = w.data_as<float>();
-      for (int64_t i = 0; i < w.numel(); ++i) {
-        const double d = static_cast<double>(a[i]) - b[i];
-        diff += d * d;
-        norm += static_cast<double>(b[i]) * b[i];
-      }
+      e.add(it->second, w);
     }
-    if (std::isnan(diff)) return std::numeric_limits<double>::infinity();
-    total += norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+    total += e.value();
   }
   return total / static_cast<double>(got.size());
 }

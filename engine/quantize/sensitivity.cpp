@@ -7,11 +7,10 @@
 namespace quench::quant_pass {
 namespace {
 
-// The error of the graph quantized with `keep_float` float, against `reference`.
-Result<double> error_with(const SensitivityInputs& in, const std::set<std::string, std::less<>>& keep_float,
-                          const std::vector<TensorMap>& reference) {
+// The error of the graph quantized with the user's float layers and `more` float, against `reference`.
+Result<double> error_with(const SensitivityInputs& in, const NameSet& more, const std::vector<TensorMap>& reference) {
   ir::Graph g = *in.graph;
-  QUENCH_TRY(quantize_graph(g, *in.table, {keep_float}, nullptr));
+  QUENCH_TRY(quantize_graph(g, *in.table, {in.keep_float, more}, nullptr));
   QUENCH_ASSIGN(SampleRunner runner, SampleRunner::create(g, *in.build, in.batch, in.source));
   QUENCH_ASSIGN(auto got, runner.run(in.samples));
   return mean_relative_l2(got, reference);
@@ -32,7 +31,7 @@ Result<SensitivityResult> choose_float_layers(const SensitivityInputs& in) {
 
   SensitivityResult r;
   for (size_t i = 0; i < layers.size(); ++i) {
-    std::set<std::string, std::less<>> others(in.keep_float.begin(), in.keep_float.end());
+    NameSet others;
     for (const auto& l : layers)
       if (l != layers[i]) others.insert(l);
     QUENCH_ASSIGN(double e, error_with(in, others, reference));
@@ -45,9 +44,7 @@ Result<SensitivityResult> choose_float_layers(const SensitivityInputs& in) {
   std::stable_sort(order.begin(), order.end(),
                    [&](const std::string& a, const std::string& b) { return r.sensitivity[a] > r.sensitivity[b]; });
   auto keep_first = [&](size_t k) {
-    std::set<std::string, std::less<>> s(in.keep_float.begin(), in.keep_float.end());
-    s.insert(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(std::min(k, order.size())));
-    return s;
+    return NameSet(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(std::min(k, order.size())));
   };
   std::map<size_t, double> measured;
   auto error_at = [&](size_t k) -> Result<double> {
@@ -78,7 +75,7 @@ Result<SensitivityResult> choose_float_layers(const SensitivityInputs& in) {
     }
     best = hi;
   }
-  r.keep_float = keep_first(best);
+  r.for_accuracy = keep_first(best);
   QUENCH_ASSIGN(r.error, error_at(best));
   return r;
 }

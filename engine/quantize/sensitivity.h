@@ -29,14 +29,14 @@ struct SensitivityInputs {
   std::string source;
   std::vector<TensorMap> samples;
   double budget = 0;
-  std::set<std::string, std::less<>> keep_float;  // the user's, never quantized
+  NameSet keep_float;  // the user's, never quantized
   std::function<void(const std::string&)> progress;
 };
 
 struct SensitivityResult {
-  std::set<std::string, std::less<>> keep_float;  // the user's plus those kept for accuracy
+  NameSet for_accuracy;  // the layers kept float to meet the budget (the user's not included)
   std::map<std::string, double, std::less<>> sensitivity;  // per candidate layer
-  double error = 0;  // of the engine with keep_float float
+  double error = 0;  // of the engine with both sets float
 };
 
 Result<SensitivityResult> choose_float_layers(const SensitivityInputs& in);

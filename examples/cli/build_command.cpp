@@ -22,11 +22,9 @@ int build_command(const Options& o) {
   const std::string cmd = "build";
   if (is_plan_file(o.model)) return report_error(cmd, {kExitUsage, "'" + o.model + "' is already a plan file"});
   Model model;
-  if (auto e = load_model(o, &model)) return report_error(cmd, *e);
-  if (auto e = check_input_names(o, model)) return report_error(cmd, *e);
   BuildOptions bo;
   bool explicit_batch = false;
-  if (auto e = make_build_options(o, 1, &bo, &explicit_batch)) return report_error(cmd, *e);
+  if (auto e = load_model_and_options(o, &model, &bo, &explicit_batch)) return report_error(cmd, *e);
 
   const auto t0 = std::chrono::steady_clock::now();
   auto engine = build(model, bo);

@@ -43,6 +43,11 @@ std::optional<CliError> check_input_names(const Options& o, const Model& m);
 std::optional<CliError> make_build_options(const Options& o, int64_t fallback_batch, BuildOptions* out,
                                            bool* explicit_batch);
 
+// load_model, check_input_names and make_build_options (fallback batch 1) in one, for the
+// commands that build from an ONNX model.
+std::optional<CliError> load_model_and_options(const Options& o, Model* model, BuildOptions* bo,
+                                               bool* explicit_batch);
+
 // The batch the engine actually has (the leading dim of its first input; 1 without one),
 // and an error when the user asked for another.
 std::optional<CliError> check_batch(const std::vector<TensorInfo>& inputs, int64_t asked, bool explicit_batch,

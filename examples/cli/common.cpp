@@ -86,6 +86,13 @@ std::optional<CliError> make_build_options(const Options& o, int64_t fallback_ba
   return std::nullopt;
 }
 
+std::optional<CliError> load_model_and_options(const Options& o, Model* model, BuildOptions* bo,
+                                               bool* explicit_batch) {
+  if (auto e = load_model(o, model)) return e;
+  if (auto e = check_input_names(o, *model)) return e;
+  return make_build_options(o, 1, bo, explicit_batch);
+}
+
 std::optional<CliError> check_batch(const std::vector<TensorInfo>& inputs, int64_t asked, bool explicit_batch,
                                     int64_t* effective) {
   *effective = 1;

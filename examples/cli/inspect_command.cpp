@@ -187,11 +187,9 @@ void print_text(const ModelReport& r) {
 
 int inspect_command(const Options& o) {
   Model model;
-  if (auto e = load_model(o, &model)) return report_error("inspect", *e);
-  if (auto e = check_input_names(o, model)) return report_error("inspect", *e);
   BuildOptions bo;
   bool explicit_batch = false;
-  if (auto e = make_build_options(o, 1, &bo, &explicit_batch)) return report_error("inspect", *e);
+  if (auto e = load_model_and_options(o, &model, &bo, &explicit_batch)) return report_error("inspect", *e);
   InspectOptions io;
   io.optimized = o.optimized;
   auto rep = inspect(model, bo, io);

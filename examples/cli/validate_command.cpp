@@ -94,11 +94,9 @@ int validate_command(const Options& o) {
   if (is_plan_file(o.model))
     return report_error(cmd, {kExitUsage, "validate needs the ONNX model (its FP32 graph is the reference), not a plan file"});
   Model model;
-  if (auto e = load_model(o, &model)) return report_error(cmd, *e);
-  if (auto e = check_input_names(o, model)) return report_error(cmd, *e);
   BuildOptions bo;
   bool explicit_batch = false;
-  if (auto e = make_build_options(o, 1, &bo, &explicit_batch)) return report_error(cmd, *e);
+  if (auto e = load_model_and_options(o, &model, &bo, &explicit_batch)) return report_error(cmd, *e);
   const std::string samples_from = !o.inputs_dir.empty() ? o.inputs_dir : o.calib_dir;
   if (samples_from.empty())
     return report_error(cmd, {kExitUsage, "no sample inputs: give --inputs DIR (or --calib DIR, which validates on the "

@@ -34,8 +34,9 @@ struct ValidateOptions {
 struct OutputValidation {
   std::string name;
   double rel_l2_mean = 0, rel_l2_max = 0;
-  // Classifier-shaped outputs ([batch, classes], classes > 1): samples whose arg-max agrees.
-  int64_t top1_agree = -1, top1_total = 0;
+  // Classifier-shaped outputs ([batch, classes], classes > 1): rows whose arg-max agrees, of
+  // top1_total rows (0 for other outputs).
+  int64_t top1_agree = 0, top1_total = 0;
   double iou_mean = -1, iou_min = -1;  // with iou_threshold
 };
 

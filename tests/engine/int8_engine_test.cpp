@@ -3,13 +3,13 @@
 // quench::validate's per-output and per-layer report.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "quench/quench.h"
 #include "quench/validate.h"
 #include "tests/engine/engine_test_models.h"
+#include "tests/engine/optimizer_test_util.h"
 
 namespace quench {
 namespace {
@@ -57,7 +57,9 @@ TEST_F(Int8Engine, RunsCloseToFp32AndReportsEveryProduct) {
   EXPECT_EQ(r.samples, 16);
   ASSERT_EQ(r.layers.size(), 2u);  // the Conv (with its Relu) and the Gemm
   for (const auto& l : r.layers) EXPECT_EQ(l.precision, Precision::kINT8) << l.node << ": " << l.reason;
-  auto f = build(model_, BuildOptions{.max_batch = 2});
+  BuildOptions fp32;
+  fp32.max_batch = 2;
+  auto f = build(model_, fp32);
   ASSERT_TRUE(f.ok());
   auto ci = e->create_context();
   auto cf = f->create_context();
@@ -70,14 +72,9 @@ TEST_F(Int8Engine, RunsCloseToFp32AndReportsEveryProduct) {
     const Tensor& a = got.begin()->second;
     const Tensor& b = want.begin()->second;
     ASSERT_EQ(a.shape(), b.shape());
-    double diff = 0, norm = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) {
-      const double d = a.data_as<float>()[i] - b.data_as<float>()[i];
-      diff += d * d;
-      norm += static_cast<double>(b.data_as<float>()[i]) * b.data_as<float>()[i];
-    }
-    EXPECT_LT(std::sqrt(diff / norm), 0.05) << "batch " << batch;
-    EXPECT_GT(diff, 0.0) << "an INT8 engine identical to FP32 did not quantize anything";
+    const double e = testing::rel_l2(a, b);
+    EXPECT_LT(e, 0.05) << "batch " << batch;
+    EXPECT_GT(e, 0.0) << "an INT8 engine identical to FP32 did not quantize anything";
   }
 }
 
@@ -158,7 +155,9 @@ TEST_F(Int8Engine, MissingCalibrationAndBadOptionsAreClearErrors) {
   o.int8.calibration_dir.clear();
   o.int8.calibration_table = dir_ + "/missing.txt";
   EXPECT_FALSE(build(model_, o).ok());
-  EXPECT_EQ(build(model_, BuildOptions{.precision = Precision::kFP16}).status().code(), StatusCode::kUnsupported);
+  BuildOptions fp16;
+  fp16.precision = Precision::kFP16;
+  EXPECT_EQ(build(model_, fp16).status().code(), StatusCode::kUnsupported);
 }
 
 TEST_F(Int8Engine, ValidateComparesOutputsAndLayersWithTheFp32Reference) {

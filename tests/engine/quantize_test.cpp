@@ -119,7 +119,7 @@ TEST(QuantizePass, KeptFloatLayersGetAQuantizeAfterThem) {
   const auto table = table_for(f);
   ir::Graph g = f;
   std::vector<LayerPrecision> layers;
-  ASSERT_TRUE(quant_pass::quantize_graph(g, table, {{"conv2"}}, &layers).ok());
+  ASSERT_TRUE(quant_pass::quantize_graph(g, table, {{"conv2"}, {}}, &layers).ok());
   EXPECT_EQ(find_node(g, "conv2")->op_type, "Conv");
   EXPECT_EQ(layers[1].node, "conv2");
   EXPECT_FALSE(layers[1].int8);
