@@ -124,13 +124,20 @@ Engine EngineImpl::wrap(std::shared_ptr<const EngineImpl> impl) {
   return e;
 }
 
-Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self) {
+Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self, const ContextOptions& options) {
   auto c = std::make_unique<ContextImpl>();
   c->engine = std::move(self);
   if (c->engine->cuda) {
-    QUENCH_ASSIGN(c->cuda, cuda::CudaContext::create(c->engine->cuda));
+    cuda::CudaContextOptions co;
+    co.stream = static_cast<cudaStream_t>(options.stream);
+    co.cuda_graph = options.cuda_graph;
+    QUENCH_ASSIGN(c->cuda, cuda::CudaContext::create(c->engine->cuda, co));
     return Context(std::move(c));
   }
+  // ContextOptions::cuda_graph means nothing here; a stream would be silently unused.
+  if (options.stream)
+    return error(StatusCode::kInvalidArgument, "ContextOptions::stream is a CUDA stream, but this engine runs on the ",
+                 backend_name(c->engine->options.backend), " backend (build it with Backend::kCuda, or leave the stream null)");
   const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(c->engine->memory.arena_bytes, kArenaAlignment));
   c->arena.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
   if (!c->arena) return error(StatusCode::kOutOfMemory, "cannot allocate a context arena of ", arena_bytes, " bytes");
@@ -169,7 +176,10 @@ const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
 const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; }
 const BuildOptions& Engine::options() const { return impl_->options; }
 const MemoryReport& Engine::memory() const { return impl_->memory; }
-Result<Context> Engine::create_context() const { return detail::EngineImpl::make_context(impl_); }
+Result<Context> Engine::create_context() const { return detail::EngineImpl::make_context(impl_, {}); }
+Result<Context> Engine::create_context(const ContextOptions& options) const {
+  return detail::EngineImpl::make_context(impl_, options);
+}
 
 Status Engine::save(const std::string& path) const {
   const auto& e = *impl_;
@@ -205,6 +215,8 @@ Context::Context(std::unique_ptr<detail::ContextImpl> impl) : impl_(std::move(im
 Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 Context::~Context() = default;
+
+bool Context::uses_cuda_graph() const { return impl_ && impl_->cuda && impl_->cuda->uses_cuda_graph(); }
 
 Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
   const auto& eng = *impl_->engine;

@@ -42,7 +42,7 @@ struct EngineImpl {
   Status finish();
   static Result<Engine> make(const Model& m, const BuildOptions& opt);
   static Engine wrap(std::shared_ptr<const EngineImpl> impl);
-  static Result<Context> make_context(std::shared_ptr<const EngineImpl> self);
+  static Result<Context> make_context(std::shared_ptr<const EngineImpl> self, const ContextOptions& options);
 };
 
 struct ContextImpl {

@@ -1,6 +1,6 @@
 // quench: the command-line face of the engine, in the spirit of trtexec.
 //   quench inspect MODEL [--optimized] [--json] [--batch N] [--shape NAME=DIMS]
-//   quench run MODEL [--backend cpu|cuda] [--precision fp32] [--batch N] ...
+//   quench run MODEL [--backend cpu|cuda] [--precision fp32] [--batch N] [--cuda-graph on|off] ...
 //   quench build MODEL -o FILE.qplan [--batch N] [--precision P]
 //   quench profile MODEL [--batch N] [--top N] [--json] [--trace out.json] [--plot out.png]
 // The commands live in examples/cli/; this file only dispatches.
@@ -57,6 +57,9 @@ const char* const kRunUsage =
     "  --batch N              batch size (default 1, or the batch of --shape / --input)\n"
     "  --iterations N         timed runs (default 20)\n"
     "  --warmup N             untimed runs first (default 3)\n"
+    "  --cuda-graph on|off    cuda backend: replay each run as one CUDA graph, captured for every\n"
+    "                         batch when the context is created (default on); off launches kernel\n"
+    "                         by kernel, to compare. The cpu backend ignores it\n"
     "  --input NAME=FILE.npy  feed an input from a .npy file (repeatable); others are random\n"
     "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
     "  --seed S               seed of the random inputs (default 0): floats uniform in [-1, 1),\n"
@@ -97,8 +100,9 @@ const char* const kBuildUsage =
 const char* const kProfileUsage =
     "usage: quench profile MODEL [options]\n"
     "\n"
-    "Times every layer of the engine (host steady clock around each step, in a separate\n"
-    "profiling run) and, interleaved with those runs, the whole model in plain runs. Reports\n"
+    "Times every layer of the engine (host steady clock around each step on the cpu backend,\n"
+    "CUDA events between the steps on cuda, in a separate profiling run) and, interleaved with\n"
+    "those runs, the whole model in plain runs. Reports\n"
     "per layer its time in a typical run (and its median), share, FLOPs, minimum bytes moved,\n"
     "achieved GFLOP/s and GB/s, and whether it is memory-, compute- or overhead-bound, with its\n"
     "percentage of that ceiling (the device's ceilings are measured once per process; see\n"
@@ -113,6 +117,9 @@ const char* const kProfileUsage =
     "  --iterations N         profiled and plain runs each (default 20)\n"
     "  --warmup N             untimed runs of each kind first (default 3)\n"
     "  --seed S               seed of the random inputs (default 0), as for 'quench run'\n"
+    "  --cuda-graph on|off    cuda backend: whether the plain runs replay a CUDA graph (default\n"
+    "                         off: they launch step by step like the profiled runs, so that the\n"
+    "                         layer sum and the whole model compare like for like)\n"
     "  --top N                layers in the table, slowest first (default 10)\n"
     "  --json                 machine-readable report with every layer on stdout\n"
     "  --trace FILE           Chrome/Perfetto trace: one slice per layer of the median run\n"

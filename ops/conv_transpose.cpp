@@ -8,6 +8,7 @@
 // computed up front and the inner loop is a plain strided acc += w * x in doubles.
 #include <algorithm>
 
+#include "ops/conv_transpose.h"
 #include "ops/op_util.h"
 #include "ops/parallel.h"
 #include "ops/registry.h"
@@ -18,10 +19,7 @@ namespace {
 
 constexpr int64_t kTile = 256;  // output positions accumulated at once, per task, on the stack
 
-struct Geom {
-  int64_t batch = 0, in_ch = 0, out_ch = 0, group = 1;
-  Window win;  // in: input spatial dims, out: output spatial dims
-};
+using Geom = ConvTransposeGeom;
 
 Result<Geom> geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
   if (x.size() < 3 || x.size() > kMaxRank)
@@ -201,6 +199,10 @@ const OpSchema kSchemas[] = {
 };
 
 }  // namespace
+
+Result<ConvTransposeGeom> conv_transpose_geometry(const NodeDesc& n, const Shape& x, const Shape& w) {
+  return geometry(n, x, w);
+}
 
 std::span<const OpSchema> conv_transpose_schemas() { return kSchemas; }
 

@@ -1,5 +1,5 @@
 // The CUDA kernels for the element-wise families (ops/binary.cpp, ops/unary.cpp):
-// kernels/elementwise's broadcast binary ops and its activations, on float16.
+// kernels/elementwise's broadcast binary ops, its activations and Sqrt, on float16.
 //
 // Layouts: an element-wise op does not care how its operands lie as long as all are described
 // in the same dim order. On NHWC data every operand is described in memory order ([N, H, W, C]):
@@ -135,9 +135,13 @@ bool any_layout(const NodeDesc&, std::span<const GpuValueDesc>, std::span<const 
 
 Result<ke::UnaryArgs<__half>> unary_args(const NodeDesc& n, std::span<const GpuValueDesc> in) {
   if (in[0].dtype != DType::kF16) return gpu_unsupported(n, "element type ", dtype_name(in[0].dtype));
-  QUENCH_ASSIGN(Activation act, unary_activation(n, in));
   ke::UnaryArgs<__half> u;
   u.count = shape_numel(in[0].shape);
+  if (n.op_type == "Sqrt") {  // a math function, no activation
+    u.fn = ke::UnaryFn::kSqrt;
+    return u;
+  }
+  QUENCH_ASSIGN(Activation act, unary_activation(n, in));
   QUENCH_ASSIGN(u.activation, kernel_epilogue(n, act, false));
   return u;
 }
@@ -165,7 +169,7 @@ constexpr GpuOp unary(std::string_view op) { return {op, "", any_layout, unary_p
 const GpuOp kOps[] = {
     binary("Add"),  binary("Sub"),     binary("Mul"),       binary("Div"),     binary("Max"),
     binary("Min"),  binary("Pow"),     unary("Relu"),       unary("LeakyRelu"), unary("Clip"),
-    unary("Sigmoid"), unary("HardSwish"),
+    unary("Sigmoid"), unary("HardSwish"), unary("Sqrt"),
 };
 
 }  // namespace

@@ -121,7 +121,7 @@ const GpuOp* find_gpu_op(const OpSchema* schema);
 // One function per family file (ops/<family>_gpu.cpp).
 std::span<const GpuOp> conv_gpu_ops();         // Conv FusedConv DwPwConv InvertedResidual
 std::span<const GpuOp> gemm_gpu_ops();         // Gemm MatMul FusedGemm FusedMatMul
-std::span<const GpuOp> elementwise_gpu_ops();  // Add Sub Mul Div Max Min Pow, activations
+std::span<const GpuOp> elementwise_gpu_ops();  // Add Sub Mul Div Max Min Pow, activations, Sqrt
 std::span<const GpuOp> pool_gpu_ops();         // MaxPool AveragePool GlobalAveragePool GlobalMaxPool
 std::span<const GpuOp> softmax_gpu_ops();      // Softmax LogSoftmax
 std::span<const GpuOp> resize_gpu_ops();       // Resize
@@ -129,5 +129,8 @@ std::span<const GpuOp> pad_gpu_ops();          // Pad
 std::span<const GpuOp> transpose_gpu_ops();    // Transpose
 std::span<const GpuOp> copy_gpu_ops();         // Reshape Flatten Squeeze Unsqueeze Identity Dropout
 std::span<const GpuOp> slice_copy_gpu_ops();   // Concat Split Slice
+std::span<const GpuOp> conv_transpose_gpu_ops();  // ConvTranspose
+std::span<const GpuOp> reduce_gpu_ops();          // ReduceSum ReduceMean ReduceMax ReduceMin
+std::span<const GpuOp> batchnorm_gpu_ops();       // BatchNormalization (inference)
 
 }  // namespace quench::ops

@@ -10,6 +10,7 @@
 
 #include "ops/op_util.h"
 #include "ops/parallel.h"
+#include "ops/reduce.h"
 #include "ops/registry.h"
 
 namespace quench::ops {
@@ -271,6 +272,23 @@ const OpSchema kSchemas[] = {
 };
 
 }  // namespace
+
+Result<uint32_t> reduce_axes_mask(const NodeDesc& n, int rank, const Tensor* axes) {
+  const Kind k = kind_of(n.op_type);
+  AxesArg a;
+  a.from_input = axes_are_input(n, k);
+  if (!a.from_input) {
+    QUENCH_ASSIGN(a.attr, ints_attr(n, "axes"));
+  } else if (axes) {
+    if (!dtype_is_integer(axes->dtype()))
+      return error(StatusCode::kInvalidArgument, n.where(), ": input 1 (axes) must be an integer tensor, got ",
+                   dtype_name(axes->dtype()));
+    a.data = axes->data();
+    a.dtype = axes->dtype();
+    a.count = axes->numel();
+  }
+  return reduced_mask(n, k, rank, a);
+}
 
 std::span<const OpSchema> reduce_schemas() { return kSchemas; }
 

@@ -81,8 +81,7 @@ if [[ "${QUENCH_MAKE_ZOO:-1}" == 1 ]] && ! ls .models/zoo/*.onnx >/dev/null 2>&1
 fi
 
 # ---- configure + build ------------------------------------------------------------------------
-cmake_args=(-G Ninja -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$arch"
-            -DQUENCH_BUILD_EXAMPLES=OFF)
+cmake_args=(-G Ninja -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$arch")
 [[ -f .devdeps/googletest/CMakeLists.txt ]] && cmake_args+=("-DQUENCH_GTEST_SOURCE_DIR=$here/.devdeps/googletest")
 bcfg="$(ls -d .devdeps/benchmark/lib/*/cmake/benchmark 2>/dev/null | head -1)"
 [[ -n "$bcfg" ]] && cmake_args+=("-Dbenchmark_DIR=$here/$bcfg")
@@ -90,7 +89,7 @@ bcfg="$(ls -d .devdeps/benchmark/lib/*/cmake/benchmark 2>/dev/null | head -1)"
 built=0
 for attempt in 1 2; do
   if cmake "${cmake_args[@]}" >"$work/build.log" 2>&1; then
-    if timeout "$(( $(left) > 60 ? $(left) - 60 : 10 ))" ninja -C "$build" -j "$jobs" quench_gpu_tests quench_kernel_bench >>"$work/build.log" 2>&1; then
+    if timeout "$(( $(left) > 60 ? $(left) - 60 : 10 ))" ninja -C "$build" -j "$jobs" quench_gpu_tests quench_kernel_bench quench_cli >>"$work/build.log" 2>&1; then
       built=1
       break
     fi
@@ -117,6 +116,34 @@ if [[ $built == 1 ]]; then
   timeout "$(( $(left) > 300 ? 240 : $(left) / 2 ))" "$tests_bin" --gtest_output="json:$work/gpu_tests.json" \
     ${QUENCH_TEST_FILTER:+--gtest_filter=$QUENCH_TEST_FILTER} >"$work/tests.log" 2>&1
   say "tests exit code $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$work/tests.log" | tr '\n' ' ')"
+
+  # ---- whole models: latency with and without CUDA graphs, per-layer profiles -------------------
+  # One JSON report per command in $work/models/ (issue 7: p99/p50 over 10,000 runs; issue 8:
+  # profile tables, traces and layer sums). A missing model skips its commands.
+  cli="$build/examples/quench"
+  mkdir -p "$work/models"
+  model_run() {  # NAME TIMEOUT ARGS...: one report, its exit code in the log
+    local name="$1" t="$2"; shift 2
+    (( $(left) > t + 60 )) || { echo "$name: skipped (time)" >>"$work/models.log"; return; }
+    timeout "$t" "$cli" "$@" --json >"$work/models/$name.json" 2>>"$work/models.log"
+    echo "$name: exit $?" >>"$work/models.log"
+  }
+  : >"$work/models.log"
+  if [[ -x "$cli" ]]; then
+    say "running whole-model latency and profiles"
+    for m in mobilenetv2 resnet50; do
+      f=".models/zoo/$m.onnx"
+      [[ -f "$f" ]] || { echo "$m: missing $f" >>"$work/models.log"; continue; }
+      for g in on off; do
+        model_run "run-$m-b1-graph-$g" 60 run "$f" --backend cuda --iterations 10000 --warmup 100 --cuda-graph "$g"
+      done
+      model_run "profile-$m-b1" 60 profile "$f" --backend cuda --iterations 50 --trace "$work/models/trace-$m-b1.json"
+    done
+    f=".models/zoo/mobilenetv2_dynamic.onnx"
+    [[ -f "$f" ]] && model_run "profile-mobilenetv2-b32" 60 profile "$f" --backend cuda --batch 32 --iterations 20 \
+      --trace "$work/models/trace-mobilenetv2-b32.json"
+    say "whole models: $(tr '\n' ' ' <"$work/models.log")"
+  fi
 
   # ---- benchmarks -----------------------------------------------------------------------------
   if (( $(left) > 60 )); then
@@ -166,5 +193,10 @@ for f in "${!names[@]}"; do
   cp "$work/$f" "bench/results/${names[$f]}"
   [[ -n "$out" ]] && mkdir -p "$out" && cp "$work/$f" "$out/${names[$f]}"
 done
+if [[ -f "$work/models.log" ]]; then
+  mkdir -p "bench/results/$prefix-models"
+  cp "$work/models.log" "$work"/models/*.json "bench/results/$prefix-models/" 2>/dev/null
+  [[ -n "$out" ]] && mkdir -p "$out/$prefix-models" && cp "$work/models.log" "$work"/models/*.json "$out/$prefix-models/" 2>/dev/null
+fi
 say "done: bench/results/$prefix.md${out:+ (and $out)}"
 [[ $built == 1 ]]

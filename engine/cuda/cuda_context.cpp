@@ -1,28 +1,95 @@
 #include "engine/cuda/cuda_context.h"
 
 #include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
 
 namespace quench::cuda {
+namespace {
 
-Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const CudaEngine> engine) {
+// Held by a capture, and by a context's destruction: cudaFree and cudaFreeHost may synchronize
+// the device, which is invalid while a stream on it is capturing, so one thread's context going
+// away must not fall inside another thread's capture. (The thread-local capture mode keeps the
+// capturing thread's own calls in check, not other threads'.) Captures take milliseconds.
+std::mutex& capture_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Ends a capture however it went, so that the stream is usable again; owns the graph it returns.
+class CaptureGuard {
+ public:
+  explicit CaptureGuard(cudaStream_t s) : stream_(s) {}
+  ~CaptureGuard() {
+    (void)end();  // an error here was either reported already or is moot
+    if (graph_) cudaGraphDestroy(graph_);
+  }
+  CaptureGuard(const CaptureGuard&) = delete;
+  CaptureGuard& operator=(const CaptureGuard&) = delete;
+
+  Status begin() {
+    QUENCH_TRY(check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture"));
+    capturing_ = true;
+    return {};
+  }
+  // kCudaError when the capture was invalidated by what was enqueued so far.
+  Status still_capturing() const {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    QUENCH_TRY(check(cudaStreamIsCapturing(stream_, &status), "cudaStreamIsCapturing"));
+    if (status != cudaStreamCaptureStatusActive)
+      return error(StatusCode::kCudaError, "the stream capture was invalidated (an operation stream capture does not "
+                                           "allow: a synchronization, a legacy-stream call, an allocation)");
+    return {};
+  }
+  Status end() {
+    if (!capturing_) return {};
+    capturing_ = false;
+    const cudaError_t err = cudaStreamEndCapture(stream_, &graph_);
+    if (err != cudaSuccess) cudaGetLastError();  // clear it, so that later calls do not report it again
+    return check(err, "cudaStreamEndCapture");
+  }
+  cudaGraph_t graph() const { return graph_; }
+
+ private:
+  cudaStream_t stream_;
+  bool capturing_ = false;
+  cudaGraph_t graph_ = nullptr;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const CudaEngine> engine,
+                                                         const CudaContextOptions& options) {
   auto c = std::unique_ptr<CudaContext>(new CudaContext());
   c->engine_ = std::move(engine);
   const CudaEngine& e = *c->engine_;
   QUENCH_TRY(check(cudaSetDevice(e.device.device), "cudaSetDevice"));
-  QUENCH_ASSIGN(c->stream_, Stream::create());
+  QUENCH_ASSIGN(c->own_stream_, Stream::create());
+  const cudaStream_t setup = c->own_stream_.get();
+  c->stream_ = setup;
+  if (options.stream) {
+    int device = -1;
+    QUENCH_TRY(check(cudaStreamGetDevice(options.stream, &device), "cudaStreamGetDevice (the context's stream)"));
+    if (device != e.device.device)
+      return error(StatusCode::kInvalidArgument, "the stream given to create_context is on CUDA device ", device,
+                   " but the engine is on device ", e.device.device);
+    c->stream_ = options.stream;
+  }
   const size_t arena = static_cast<size_t>(std::max<int64_t>(e.arena_bytes, kArenaAlignment));
   QUENCH_ASSIGN(c->arena_, DeviceBuffer::allocate(arena, "cudaMalloc (context arena)"));
   // Poison: bytes no step wrote read as float16 NaN (0x7F7F) rather than a plausible 0.
-  QUENCH_TRY(check(cudaMemsetAsync(c->arena_.data(), 0x7F, arena, c->stream_.get()), "cudaMemsetAsync (arena)"));
+  QUENCH_TRY(check(cudaMemsetAsync(c->arena_.data(), 0x7F, arena, setup), "cudaMemsetAsync (arena)"));
   if (e.persistent_bytes > 0) {
     QUENCH_ASSIGN(c->persistent_, DeviceBuffer::allocate(e.persistent_bytes, "cudaMalloc (split-K workspace)"));
     // The split-K counters start at zero and every run leaves them so (kernels/gemm/gemm.cuh).
-    QUENCH_TRY(check(cudaMemsetAsync(c->persistent_.data(), 0, e.persistent_bytes, c->stream_.get()),
+    QUENCH_TRY(check(cudaMemsetAsync(c->persistent_.data(), 0, e.persistent_bytes, setup),
                      "cudaMemsetAsync (split-K workspace)"));
   }
-  QUENCH_ASSIGN(c->pinned_, PinnedBuffer::allocate(static_cast<size_t>(std::max<int64_t>(e.pinned_bytes, 64)),
-                                                   "cudaMallocHost (staging)"));
-  QUENCH_TRY(check(cudaStreamSynchronize(c->stream_.get()), "cudaStreamSynchronize (context setup)"));
+  const size_t pinned = static_cast<size_t>(std::max<int64_t>(e.pinned_bytes, 64));
+  QUENCH_ASSIGN(c->pinned_, PinnedBuffer::allocate(pinned, "cudaMallocHost (staging)"));
+  std::memset(c->pinned_.data(), 0, pinned);  // the warm-up's inputs
+  QUENCH_TRY(check(cudaStreamSynchronize(setup), "cudaStreamSynchronize (context setup)"));
   for (const auto& b : e.batches) {
     std::unique_ptr<CudaExecutor> ex;
     if (b) {
@@ -30,15 +97,120 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
     }
     c->executors_.push_back(std::move(ex));
   }
+
+  QUENCH_TRY(c->warm_up());
+  if (options.cuda_graph) {
+    std::vector<GraphExec> graphs;
+    for (size_t i = 0; i < c->executors_.size(); ++i) {
+      GraphExec g;
+      if (c->executors_[i]) {
+        QUENCH_ASSIGN(g, c->capture(*c->executors_[i], static_cast<int64_t>(i) + 1));
+      }
+      graphs.push_back(std::move(g));
+    }
+    c->graphs_ = std::move(graphs);
+  }
+  // The warm-up wrote the arena: poison it again for the first real run.
+  QUENCH_TRY(check(cudaMemsetAsync(c->arena_.data(), 0x7F, arena, setup), "cudaMemsetAsync (arena)"));
+  QUENCH_TRY(check(cudaStreamSynchronize(setup), "cudaStreamSynchronize (context setup)"));
   return c;
 }
 
-Status CudaContext::run(const TensorMap& inputs, TensorMap& outputs, int64_t batch) {
+CudaContext::~CudaContext() {
+  std::lock_guard<std::mutex> lock(capture_mutex());
+  graphs_.clear();
+  executors_.clear();
+  pinned_ = PinnedBuffer();
+  persistent_ = DeviceBuffer();
+  arena_ = DeviceBuffer();
+  own_stream_ = Stream();
+}
+
+Status CudaContext::warm_up() {
+  const cudaStream_t s = own_stream_.get();
+  for (size_t i = 0; i < executors_.size(); ++i) {
+    if (!executors_[i]) continue;
+    Status st = executors_[i]->enqueue(s);
+    Status done = check(cudaStreamSynchronize(s), "cudaStreamSynchronize (warm-up)");
+    if (st.ok()) st = done;
+    if (!st.ok()) return st.with_context("warm-up run of batch " + std::to_string(i + 1));
+  }
+  return {};
+}
+
+Result<GraphExec> CudaContext::capture(const CudaExecutor& ex, int64_t batch) {
+  const cudaStream_t s = own_stream_.get();
+  const std::string where = "capturing the CUDA graph of batch " + std::to_string(batch);
+  std::lock_guard<std::mutex> lock(capture_mutex());
+  CaptureGuard guard(s);
+  QUENCH_TRY(guard.begin().with_context(where));
+  // After each piece, whether the capture is still valid: a launcher doing something capture
+  // refuses may invalidate it without failing itself, and the message must name the step.
+  // A piece's own error already names its node or graph input/output; an invalidation found
+  // afterwards is named here. Messages are built only on failure.
+  auto piece = [&](Status st, const auto& what, const auto& who) -> Status {
+    if (st.ok()) {
+      st = guard.still_capturing();
+      if (!st.ok()) st = st.with_context(who());
+    }
+    if (st.ok()) return st;
+    (void)guard.end();  // the piece's own error says more than the end of the capture
+    return st.with_context(where + ", " + what());
+  };
+  auto in_name = [] { return std::string("graph inputs"); };
+  auto out_name = [] { return std::string("graph outputs"); };
+  auto nobody = [] { return std::string(); };
+  QUENCH_TRY(piece(ex.enqueue_inputs(s), in_name, nobody));
+  for (size_t i = 0; i < ex.step_count(); ++i)
+    QUENCH_TRY(piece(
+        ex.enqueue_step(i, s), [i] { return "step " + std::to_string(i); },
+        [&ex, i] { return ex.step_node(i).where(); }));
+  QUENCH_TRY(piece(ex.enqueue_outputs(s), out_name, nobody));
+  QUENCH_TRY(guard.end().with_context(where));
+  if (!guard.graph()) return error(StatusCode::kCudaError, where, ": the capture returned no graph");
+  auto exec = GraphExec::instantiate(guard.graph(), s);
+  if (!exec.ok()) return exec.status().with_context(where);
+  return exec;
+}
+
+CudaExecutor* CudaContext::executor(int64_t batch) {
+  if (batch < 1 || batch > static_cast<int64_t>(executors_.size())) return nullptr;
+  return executors_[batch - 1].get();
+}
+
+Status CudaContext::check_batch(int64_t batch) const {
   if (batch < 1 || batch > static_cast<int64_t>(executors_.size()) || !executors_[batch - 1])
     return error(StatusCode::kInternal, "no CUDA executor for batch ", batch);
+  return {};
+}
+
+Status CudaContext::stage_inputs(const TensorMap& inputs, int64_t batch) {
+  QUENCH_TRY(check_batch(batch));
+  return executors_[batch - 1]->stage_inputs(inputs);
+}
+
+Status CudaContext::enqueue(int64_t batch) const {
+  QUENCH_TRY(check_batch(batch));
   // The calling thread may have another device current; this context's memory lives on this one.
   QUENCH_TRY(check(cudaSetDevice(engine_->device.device), "cudaSetDevice"));
-  return executors_[batch - 1]->run(inputs, outputs, stream_.get());
+  return graphs_.empty() ? executors_[batch - 1]->enqueue(stream_) : graphs_[batch - 1].launch(stream_);
+}
+
+Status CudaContext::finish_outputs(TensorMap& outputs, int64_t batch) const {
+  QUENCH_TRY(check_batch(batch));
+  executors_[batch - 1]->finish_outputs(outputs);
+  return {};
+}
+
+Status CudaContext::run(const TensorMap& inputs, TensorMap& outputs, int64_t batch) {
+  QUENCH_TRY(stage_inputs(inputs, batch));
+  Status st = enqueue(batch);
+  // The one wait of the run path; it also reports a kernel's fault. After a failed enqueue it
+  // still waits, so that what was enqueued is done with the staging before the next run.
+  Status done = check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (end of run)");
+  QUENCH_TRY(st);
+  QUENCH_TRY(done);
+  return finish_outputs(outputs, batch);
 }
 
 }  // namespace quench::cuda

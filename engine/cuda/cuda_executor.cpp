@@ -123,7 +123,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const CudaEngine& e, 
 
 const void* CudaExecutor::value_data(int v) const { return values_[static_cast<size_t>(v)]; }
 
-Status CudaExecutor::copy_in(const TensorMap& inputs, cudaStream_t stream) {
+Status CudaExecutor::stage_inputs(const TensorMap& inputs) {
   const ExecutionPlan& p = *batch_->plan;
   for (const Boundary& bd : inputs_) {
     const PlannedValue& pv = p.values[bd.value];
@@ -133,16 +133,6 @@ Status CudaExecutor::copy_in(const TensorMap& inputs, cudaStream_t stream) {
     if (t.dtype() != pv.dtype || t.shape() != pv.shape)
       return error(StatusCode::kInvalidArgument, "input '", pv.name, "' is ", dtype_name(t.dtype()), shape_str(t.shape()),
                    " but the engine expects ", dtype_name(pv.dtype), shape_str(pv.shape));
-    if (bd.bytes == 0) continue;
-    std::memcpy(bd.host, t.data(), bd.bytes);
-    void* dst = bd.staging ? bd.staging : bd.device;
-    QUENCH_TRY(named(check(cudaMemcpyAsync(dst, bd.host, bd.bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync"),
-                     "input", pv.name));
-    if (bd.staging)
-      QUENCH_TRY(named(check(kernels::nchw_to_nhwc<__half>(static_cast<const float*>(bd.staging),
-                                                           static_cast<__half*>(bd.device), bd.convert, stream),
-                             "nchw_to_nhwc"),
-                       "input", pv.name));
   }
   if (inputs.size() != inputs_.size())
     for (const auto& [name, t] : inputs) {
@@ -150,6 +140,26 @@ Status CudaExecutor::copy_in(const TensorMap& inputs, cudaStream_t stream) {
       if (v < 0 || !p.values[v].graph_input)
         return error(StatusCode::kInvalidArgument, "'", name, "' is not an input of this model");
     }
+  // Only once every input is known good, so that a refused run leaves the staging as it was.
+  for (const Boundary& bd : inputs_)
+    if (bd.bytes) std::memcpy(bd.host, inputs.find(p.values[bd.value].name)->second.data(), bd.bytes);
+  return {};
+}
+
+Status CudaExecutor::enqueue_inputs(cudaStream_t stream) const {
+  const ExecutionPlan& p = *batch_->plan;
+  for (const Boundary& bd : inputs_) {
+    if (bd.bytes == 0) continue;
+    const std::string& name = p.values[bd.value].name;
+    void* dst = bd.staging ? bd.staging : bd.device;
+    QUENCH_TRY(named(check(cudaMemcpyAsync(dst, bd.host, bd.bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync"),
+                     "input", name));
+    if (bd.staging)
+      QUENCH_TRY(named(check(kernels::nchw_to_nhwc<__half>(static_cast<const float*>(bd.staging),
+                                                           static_cast<__half*>(bd.device), bd.convert, stream),
+                             "nchw_to_nhwc"),
+                       "input", name));
+  }
   return {};
 }
 
@@ -160,7 +170,15 @@ Status CudaExecutor::run_step(const Step& s, cudaStream_t stream) const {
   return {};
 }
 
-Status CudaExecutor::copy_out(cudaStream_t stream) {
+Status CudaExecutor::enqueue_step(size_t i, cudaStream_t stream) const {
+  if (i >= steps_.size()) return error(StatusCode::kOutOfRange, "step ", i, " of ", steps_.size());
+  const Step& s = steps_[i];
+  Status st = run_step(s, stream);
+  if (!st.ok()) return st.with_context(s.node->where());
+  return st;
+}
+
+Status CudaExecutor::enqueue_outputs(cudaStream_t stream) const {
   const ExecutionPlan& p = *batch_->plan;
   for (const Boundary& bd : outputs_) {
     if (bd.bytes == 0) continue;
@@ -177,15 +195,13 @@ Status CudaExecutor::copy_out(cudaStream_t stream) {
   return {};
 }
 
-Status CudaExecutor::run(const TensorMap& inputs, TensorMap& outputs, cudaStream_t stream) {
-  QUENCH_TRY(copy_in(inputs, stream));
-  for (const Step& s : steps_) {
-    Status st = run_step(s, stream);
-    if (!st.ok()) return st.with_context(s.node->where());
-  }
-  QUENCH_TRY(copy_out(stream));
-  // The one wait of the run path (see the header); it also reports a kernel's fault.
-  QUENCH_TRY(check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (end of run)"));
+Status CudaExecutor::enqueue(cudaStream_t stream) const {
+  QUENCH_TRY(enqueue_inputs(stream));
+  for (size_t i = 0; i < steps_.size(); ++i) QUENCH_TRY(enqueue_step(i, stream));
+  return enqueue_outputs(stream);
+}
+
+void CudaExecutor::finish_outputs(TensorMap& outputs) const {
   const ExecutionPlan& p = *batch_->plan;
   for (const Boundary& bd : outputs_) {
     const PlannedValue& pv = p.values[bd.value];
@@ -193,6 +209,17 @@ Status CudaExecutor::run(const TensorMap& inputs, TensorMap& outputs, cudaStream
     if (out.dtype() != pv.dtype || out.shape() != pv.shape || out.is_view()) out = Tensor::zeros(pv.dtype, pv.shape);
     if (bd.bytes) std::memcpy(out.mutable_data(), bd.host, bd.bytes);
   }
+}
+
+Status CudaExecutor::run(const TensorMap& inputs, TensorMap& outputs, cudaStream_t stream) {
+  QUENCH_TRY(stage_inputs(inputs));
+  Status st = enqueue(stream);
+  // The one wait of the run path (see the header); it also reports a kernel's fault. After a
+  // failed enqueue it still waits, so that what was enqueued is done with the staging.
+  Status done = check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (end of run)");
+  QUENCH_TRY(st);
+  QUENCH_TRY(done);
+  finish_outputs(outputs);
   return {};
 }
 

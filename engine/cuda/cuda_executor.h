@@ -1,14 +1,20 @@
 // Runs one batch's plan on the GPU: every step bound once (kernel arguments fixed, device
-// pointers into the context's arena and the engine's weights), so that run() only launches.
+// pointers into the context's arena and the engine's weights), so that a run only launches.
 //
-// run() enqueues on the given stream: the inputs' copy from the caller's tensors into pinned
-// staging and to the device, the boundary conversion (float32 NCHW -> float16 NHWC), each step
-// (with its layout conversions, engine/cuda/layout.h), the conversion back and the copy to pinned
-// staging; then it waits for the stream and copies into the caller's output tensors. That final
-// synchronization is the only one on the run path: Context::run returns filled outputs.
-// (Issue 7 makes run asynchronous; the stream and staging are ready for it.) No device or host
-// memory is allocated on the run path, except output tensors the caller did not provide with
-// the right type and shape.
+// A run has three parts, which the context calls separately (engine/cuda/cuda_context.h):
+//   1. stage_inputs (host): checks the caller's inputs and copies them into pinned staging;
+//   2. enqueue (device, on a stream): the copies from pinned staging to the device, the
+//      boundary conversion (float32 NCHW -> float16 NHWC), each step (with its layout
+//      conversions, engine/cuda/layout.h), the conversion back and the copies to pinned staging.
+//      It neither waits nor allocates nor touches host memory other than the pinned staging,
+//      and every pointer it uses is fixed at create(): it can be captured once as a CUDA graph
+//      and replayed. Its pieces (enqueue_inputs, enqueue_step for every step, enqueue_outputs)
+//      are public, so that a caller can put events between the steps;
+//   3. finish_outputs (host, once the stream has passed part 2): copies pinned staging into the
+//      caller's output tensors.
+// run() does the three with one cudaStreamSynchronize between 2 and 3: the only wait of the run
+// path. No device or host memory is allocated on the run path, except output tensors the caller
+// did not provide with the right type and shape.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -32,7 +38,23 @@ class CudaExecutor {
                                                       const DevicePlan& memory, std::byte* arena, void* persistent,
                                                       std::byte* pinned);
 
+  // All three parts on `stream`, then waits for it: returns filled outputs.
   Status run(const TensorMap& inputs, TensorMap& outputs, cudaStream_t stream);
+
+  // Part 1: kInvalidArgument naming the input when one is missing, unknown or of the wrong
+  // dtype or shape. Must not overlap part 2 of an earlier run still in flight (it rewrites the
+  // pinned staging that part reads).
+  Status stage_inputs(const TensorMap& inputs);
+  // Part 2, everything on `stream`: enqueue_inputs, enqueue_step(0..step_count()-1),
+  // enqueue_outputs. A failure names the node or the graph input/output.
+  Status enqueue(cudaStream_t stream) const;
+  Status enqueue_inputs(cudaStream_t stream) const;
+  size_t step_count() const { return steps_.size(); }
+  Status enqueue_step(size_t i, cudaStream_t stream) const;
+  const ir::Node& step_node(size_t i) const { return *steps_[i].node; }
+  Status enqueue_outputs(cudaStream_t stream) const;
+  // Part 3, after the stream has passed part 2.
+  void finish_outputs(TensorMap& outputs) const;
 
   // A non-constant value's device bytes (null for constants), as the GPU holds it
   // (LayoutPlan::values[v]); valid after run() for as long as the plan keeps them.
@@ -55,8 +77,6 @@ class CudaExecutor {
     kernels::LayoutConvertArgs convert;  // float32 NCHW <-> float16 (NHWC or flat)
     size_t bytes = 0;              // host bytes
   };
-  Status copy_in(const TensorMap& inputs, cudaStream_t stream);
-  Status copy_out(cudaStream_t stream);
   Status run_step(const Step& s, cudaStream_t stream) const;
 
   const CudaBatch* batch_ = nullptr;

@@ -88,4 +88,22 @@ Stream& Stream::operator=(Stream&& o) noexcept {
   return *this;
 }
 
+Result<GraphExec> GraphExec::instantiate(cudaGraph_t graph, cudaStream_t stream) {
+  GraphExec g;
+  QUENCH_TRY(check(cudaGraphInstantiate(&g.exec_, graph, 0), "cudaGraphInstantiate"));
+  QUENCH_TRY(check(cudaGraphUpload(g.exec_, stream), "cudaGraphUpload"));
+  return g;
+}
+
+Status GraphExec::launch(cudaStream_t stream) const { return check(cudaGraphLaunch(exec_, stream), "cudaGraphLaunch"); }
+
+GraphExec::~GraphExec() {
+  if (exec_) cudaGraphExecDestroy(exec_);
+}
+GraphExec::GraphExec(GraphExec&& o) noexcept : exec_(std::exchange(o.exec_, nullptr)) {}
+GraphExec& GraphExec::operator=(GraphExec&& o) noexcept {
+  std::swap(exec_, o.exec_);
+  return *this;
+}
+
 }  // namespace quench::cuda

@@ -1,5 +1,5 @@
 // RAII owners of the CUDA resources the backend allocates (device memory, pinned host memory, a
-// stream), and the one device query. Every CUDA call is checked and reported as a Status.
+// stream, an instantiated CUDA graph), and the one device query. Every CUDA call is checked and reported as a Status.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -77,6 +77,28 @@ class Stream {
 
  private:
   cudaStream_t s_ = nullptr;
+};
+
+// An instantiated CUDA graph (cudaGraphExec_t), ready to launch on any stream of its device;
+// move-only. Made by capture_graph.
+class GraphExec {
+ public:
+  GraphExec() = default;
+  ~GraphExec();
+  GraphExec(GraphExec&& o) noexcept;
+  GraphExec& operator=(GraphExec&& o) noexcept;
+  GraphExec(const GraphExec&) = delete;
+  GraphExec& operator=(const GraphExec&) = delete;
+
+  // Instantiates `graph` (which stays the caller's) and uploads it to the device on `stream`,
+  // so that the first launch does no setup work.
+  static Result<GraphExec> instantiate(cudaGraph_t graph, cudaStream_t stream);
+  // One launch of the whole graph on `stream`.
+  Status launch(cudaStream_t stream) const;
+  explicit operator bool() const { return exec_ != nullptr; }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
 };
 
 }  // namespace quench::cuda

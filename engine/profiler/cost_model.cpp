@@ -176,7 +176,7 @@ LayerCost layer_cost(const ir::Node& node, std::span<const Operand> inputs, std:
   return c;
 }
 
-LayerCost step_cost(const ExecutionPlan& plan, const PlannedStep& step) {
+LayerCost step_cost(const ExecutionPlan& plan, const PlannedStep& step, std::span<const DType> dtypes) {
   auto operands = [&](const std::vector<int>& ids) {
     std::vector<Operand> ops;
     ops.reserve(ids.size());
@@ -186,7 +186,8 @@ LayerCost step_cost(const ExecutionPlan& plan, const PlannedStep& step) {
         continue;
       }
       const PlannedValue& pv = plan.values[static_cast<size_t>(v)];
-      ops.push_back({pv.name, pv.dtype, &pv.shape, pv.constant != nullptr});
+      const DType dt = dtypes.empty() ? pv.dtype : dtypes[static_cast<size_t>(v)];
+      ops.push_back({pv.name, dt, &pv.shape, pv.constant != nullptr});
     }
     return ops;
   };

@@ -36,8 +36,9 @@ struct LayerCost {
 // Saturating counts: a hostile shape gives a huge cost, never signed overflow.
 LayerCost layer_cost(const ir::Node& node, std::span<const Operand> inputs, std::span<const Operand> outputs);
 
-// The cost of a plan step, at the dtypes the plan gives its values.
-LayerCost step_cost(const ExecutionPlan& plan, const PlannedStep& step);
+// The cost of a plan step, at the dtypes the plan gives its values, or at `dtypes` (one per plan
+// value) when given: a backend that holds values in another type (float16 on the GPU).
+LayerCost step_cost(const ExecutionPlan& plan, const PlannedStep& step, std::span<const DType> dtypes = {});
 
 // What a layer achieved in `seconds`: 0 for a non-positive time.
 struct Achieved {

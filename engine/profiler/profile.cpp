@@ -12,10 +12,16 @@
 #include "engine/cpu_executor.h"
 #include "engine/profiler/ceilings.h"
 #include "engine/profiler/cost_model.h"
+#include "engine/profiler/raw_profile.h"
 #include "engine/profiler/roofline.h"
 #include "quench/float16.h"
 
 namespace quench {
+
+std::string profiler::op_label(const ir::Node& n) {
+  return n.domain.empty() || n.domain == "ai.onnx" ? n.op_type : n.domain + "." + n.op_type;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -28,9 +34,6 @@ Status check_options(const Engine& engine, const ProfileOptions& o) {
   if (o.batch < 0 || o.batch > max_batch)
     return error(StatusCode::kInvalidArgument, "profile: batch ", o.batch, " is outside 1..", max_batch,
                  " (the engine's max_batch; 0 means max_batch)");
-  if (engine.options().backend != Backend::kCpu)
-    return error(StatusCode::kUnsupported, "profile: backend ", backend_name(engine.options().backend),
-                 " cannot be profiled yet; use cpu");
   return {};
 }
 
@@ -62,10 +65,6 @@ TensorMap make_inputs(const ExecutionPlan& plan, const ProfileOptions& o) {
   return feeds;
 }
 
-std::string op_label(const ir::Node& n) {
-  return n.domain.empty() || n.domain == "ai.onnx" ? n.op_type : n.domain + "." + n.op_type;
-}
-
 // Costs saturate (a hostile shape), so their totals do too.
 int64_t saturating_add(int64_t a, int64_t b) {
   return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
@@ -75,56 +74,55 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-}  // namespace
-
-Result<DeviceCeilings> device_ceilings(Backend backend) {
-  if (backend != Backend::kCpu)
-    return error(StatusCode::kUnsupported, "device ceilings of backend ", backend_name(backend),
-                 " are not measured yet");
-  return profiler::cpu_ceilings();
-}
-
-Result<ProfileReport> profile(const Engine& engine, const ProfileOptions& o) {
-  QUENCH_TRY(check_options(engine, o));
-  const int64_t batch = o.batch == 0 ? engine.options().max_batch : o.batch;
+// The CPU engine's layers timed with host clocks around every step, one plain and one profiled
+// run per round, so that a change of load on the machine meets both.
+Result<profiler::RawProfile> time_cpu(const Engine& engine, int64_t batch, const TensorMap& feeds,
+                                      const ProfileOptions& o) {
   QUENCH_ASSIGN(auto plan, engine.impl().plan_for_batch(batch));
   // An executor of its own, so that the profile leaves the caller's contexts alone.
   QUENCH_ASSIGN(auto ex, CpuExecutor::create(plan));
-  std::vector<const PlannedStep*> steps;
-  for (const PlannedStep& s : plan->steps)
-    if (!s.elided) steps.push_back(&s);
-  if (steps.size() != ex->executed_steps())
+  profiler::RawProfile raw;
+  for (const PlannedStep& ps : plan->steps) {
+    if (ps.elided) continue;
+    LayerProfile L;
+    L.step = &ps - plan->steps.data();
+    L.name = ps.node->name;
+    L.op_type = profiler::op_label(*ps.node);
+    L.impl = ps.impl;
+    raw.layers.push_back(std::move(L));
+    raw.costs.push_back(profiler::step_cost(*plan, ps));
+  }
+  if (raw.layers.size() != ex->executed_steps())
     return error(StatusCode::kInternal, "profile: the executor runs ", ex->executed_steps(), " steps but the plan has ",
-                 steps.size(), " to run");
+                 raw.layers.size(), " to run");
 
-  ProfileReport r;
-  r.backend = engine.options().backend;
-  r.precision = engine.options().precision;
-  r.batch = batch;
-  r.warmup = o.warmup;
-  r.iterations = o.iterations;
-  QUENCH_ASSIGN(r.ceilings, device_ceilings(r.backend));  // measured before the runs, not during
-
-  const TensorMap feeds = make_inputs(*plan, o);
   TensorMap outputs;
-  const size_t n_steps = steps.size(), iters = static_cast<size_t>(o.iterations);
+  const size_t n_steps = raw.layers.size(), iters = static_cast<size_t>(o.iterations);
   std::vector<CpuExecutor::StepTime> times(n_steps * iters);  // [iteration][step]
-  std::vector<double> model_seconds(iters);
+  raw.model_seconds.resize(iters);
   for (int64_t i = 0; i < o.warmup; ++i) {
     QUENCH_TRY(ex->run(feeds, outputs).with_context("profile: warmup run"));
     QUENCH_TRY(ex->run_profiled(feeds, outputs, std::span(times.data(), n_steps)).with_context("profile: warmup run"));
   }
-  // One plain and one profiled run per round: a change of load on the machine meets both.
   for (size_t i = 0; i < iters; ++i) {
     const Clock::time_point t0 = Clock::now();
     Status s = ex->run(feeds, outputs);
     const Clock::time_point t1 = Clock::now();
     QUENCH_TRY(s.with_context("profile: run " + std::to_string(i)));
-    model_seconds[i] = seconds_between(t0, t1);
+    raw.model_seconds[i] = seconds_between(t0, t1);
     QUENCH_TRY(ex->run_profiled(feeds, outputs, std::span(times.data() + i * n_steps, n_steps))
                    .with_context("profile: profiled run " + std::to_string(i)));
   }
-  r.model = summarize_latencies(model_seconds);
+  raw.times.reserve(times.size());
+  for (const CpuExecutor::StepTime& t : times) raw.times.push_back({t.start, t.seconds});
+  return raw;
+}
+
+// Each layer's typical time, spread and verdict from the raw timings.
+void reduce(profiler::RawProfile& raw, ProfileReport& r) {
+  r.model = summarize_latencies(raw.model_seconds);
+  const size_t n_steps = raw.layers.size(), iters = raw.model_seconds.size();
+  const std::vector<profiler::StepTime>& times = raw.times;
 
   // The representative iteration: the profiled run whose layer sum is the median one.
   std::vector<double> sums(iters, 0.0);
@@ -139,13 +137,8 @@ Result<ProfileReport> profile(const Engine& engine, const ProfileOptions& o) {
 
   std::vector<double> column(iters);
   for (size_t s = 0; s < n_steps; ++s) {
-    const PlannedStep& ps = *steps[s];
-    LayerProfile L;
-    L.step = &ps - plan->steps.data();
-    L.name = ps.node->name;
-    L.op_type = op_label(*ps.node);
-    L.impl = ps.impl;
-    const profiler::LayerCost cost = profiler::step_cost(*plan, ps);
+    LayerProfile& L = raw.layers[s];
+    const profiler::LayerCost& cost = raw.costs[s];
     L.flops = cost.flops;
     L.bytes = cost.bytes();
     L.weight_bytes = cost.weight_bytes;
@@ -169,9 +162,33 @@ Result<ProfileReport> profile(const Engine& engine, const ProfileOptions& o) {
     r.layer_sum_seconds += L.seconds;
     r.total_flops = saturating_add(r.total_flops, L.flops);
     r.total_bytes = saturating_add(r.total_bytes, L.bytes);
-    r.layers.push_back(std::move(L));
   }
-  for (LayerProfile& L : r.layers) L.share = r.layer_sum_seconds > 0 ? L.seconds / r.layer_sum_seconds : 0.0;
+  for (LayerProfile& L : raw.layers) L.share = r.layer_sum_seconds > 0 ? L.seconds / r.layer_sum_seconds : 0.0;
+  r.layers = std::move(raw.layers);
+}
+
+}  // namespace
+
+Result<DeviceCeilings> device_ceilings(Backend backend) {
+  if (backend == Backend::kCuda) return profiler::cuda_ceilings();
+  return profiler::cpu_ceilings();
+}
+
+Result<ProfileReport> profile(const Engine& engine, const ProfileOptions& o) {
+  QUENCH_TRY(check_options(engine, o));
+  const int64_t batch = o.batch == 0 ? engine.options().max_batch : o.batch;
+  QUENCH_ASSIGN(auto plan, engine.impl().plan_for_batch(batch));
+  ProfileReport r;
+  r.backend = engine.options().backend;
+  r.precision = engine.options().precision;
+  r.batch = batch;
+  r.warmup = o.warmup;
+  r.iterations = o.iterations;
+  QUENCH_ASSIGN(r.ceilings, device_ceilings(r.backend));  // measured before the runs, not during
+  const TensorMap feeds = make_inputs(*plan, o);
+  QUENCH_ASSIGN(profiler::RawProfile raw, r.backend == Backend::kCuda ? profiler::time_cuda(engine, batch, feeds, o)
+                                                                        : time_cpu(engine, batch, feeds, o));
+  reduce(raw, r);
   return r;
 }
 

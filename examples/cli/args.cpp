@@ -33,6 +33,7 @@ constexpr Flag kFlags[] = {
     {"--save-outputs", true, kRun},                     {"--top", true, kProfile | kValidate},
     {"--trace", true, kProfile},                        {"--plot", true, kProfile},
     {"--optimized", false, kInspect},                   {"--no-optimize", false, kBuilds},
+    {"--cuda-graph", true, kRun | kProfile},
 };
 
 CliError usage(const std::string& command, const std::string& what) {
@@ -151,6 +152,12 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       if (value != "fp32" && value != "fp16" && value != "int8")
         return usage(command, "--precision is fp32, fp16 or int8, not '" + value + "'");
       out->precision = value;
+    } else if (name == "--cuda-graph") {
+      // Accepted with any backend (so scripts can pass it whatever the backend); only the cuda
+      // backend has graphs, the cpu backend ignores it.
+      if (value != "on" && value != "off") return usage(command, "--cuda-graph is on or off, not '" + value + "'");
+      out->cuda_graph = value == "on";
+      out->cuda_graph_given = true;
     } else if (name == "--input") {
       std::string n, file;
       if (!split_assignment(value, &n, &file)) return usage(command, "--input wants NAME=FILE.npy, got '" + value + "'");

@@ -40,6 +40,8 @@ struct Options {
   int64_t top = 10;                                          // profile --top N: layers in the table
   std::string trace, plot;                                   // profile --trace FILE, --plot FILE
   bool no_optimize = false;                                  // run/build/profile --no-optimize
+  bool cuda_graph = true;                                    // run/profile --cuda-graph on|off (cuda backend)
+  bool cuda_graph_given = false;                             // profile's default is off
   std::string output;                                        // build -o FILE.qplan
   // INT8 (--precision int8): calibration and mixed precision (quench::Int8Options).
   std::string calib_dir, calib_table, calib_method = "entropy";

@@ -116,6 +116,7 @@ int profile_command(const Options& o) {
   po.warmup = o.warmup;
   po.iterations = o.iterations;
   po.seed = o.seed;
+  po.cuda_graph = o.cuda_graph_given && o.cuda_graph;
   std::mt19937_64 rng(o.seed);
   for (const TensorInfo& in : engine->inputs()) {
     Tensor t = Tensor::zeros(in.dtype, in.shape);
@@ -125,7 +126,7 @@ int profile_command(const Options& o) {
   auto report = profile(*engine, po);
   if (!report.ok()) return report_error(cmd, {kExitRuntime, report.status().to_string()});
 
-  const ProfileRun run{o.model, "cpu: " + cpu_description(), o.backend, o.precision, o.seed};
+  const ProfileRun run{o.model, device_description(bo.backend), o.backend, o.precision, o.seed, po.cuda_graph};
   const std::string json = profile_json(run, *report);
   if (!o.trace.empty())
     if (auto e = write_file(o.trace, trace_json(run, *report), "--trace")) return report_error(cmd, *e);

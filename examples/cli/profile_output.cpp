@@ -86,7 +86,8 @@ std::string profile_table(const ProfileRun& run, const ProfileReport& r, int64_t
   out += line("\ntotal       sum of layers %s ms = %s of the whole-model median %s ms\n",
               ms_str(r.layer_sum_seconds).c_str(), percent(m.p50 > 0 ? r.layer_sum_seconds / m.p50 : 0.0).c_str(),
               ms_str(m.p50).c_str());
-  out += line("whole model plain runs: min %s  p50 %s  p90 %s  max %s ms\n", ms_str(m.min).c_str(),
+  out += line("whole model plain runs%s: min %s  p50 %s  p90 %s  max %s ms\n",
+              run.cuda_graph ? " (CUDA graph replay)" : "", ms_str(m.min).c_str(),
               ms_str(m.p50).c_str(), ms_str(m.p90).c_str(), ms_str(m.max).c_str());
   out += line("work        %s FLOPs, %s moved at least; %lld compute-, %lld memory-, %lld overhead-bound layers\n",
               si(static_cast<double>(r.total_flops)).c_str(), bytes_str(static_cast<double>(r.total_bytes)).c_str(),
@@ -104,7 +105,7 @@ std::string profile_json(const ProfileRun& run, const ProfileReport& r) {
       .field("batch", r.batch)
       .field("iterations", r.iterations)
       .field("warmup", r.warmup);
-  j.field("seed", static_cast<uint64_t>(run.seed));
+  j.field("seed", static_cast<uint64_t>(run.seed)).field("cuda_graph", run.cuda_graph);
   const DeviceCeilings& c = r.ceilings;
   j.key("ceilings").begin_object();
   j.field("bytes_per_s", c.bytes_per_s).field("flop_per_s", c.flop_per_s).field("overhead_s", c.overhead_s);

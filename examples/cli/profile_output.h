@@ -13,6 +13,7 @@ namespace quench::cli {
 struct ProfileRun {
   std::string model, device, backend, precision;
   uint64_t seed = 0;
+  bool cuda_graph = false;  // the plain runs replayed a CUDA graph
 };
 
 // Header, ceilings, the `top` slowest layers and the totals line.

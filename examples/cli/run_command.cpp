@@ -1,8 +1,6 @@
 // `quench run MODEL`: builds an engine, feeds it seeded random inputs (or .npy files), times
 // every iteration on the host's steady clock and reports latency percentiles, throughput and
 // a summary of each output.
-#include <cuda_runtime_api.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,10 +24,13 @@ struct InputReport {
   std::string source;  // "random" or the .npy path
 };
 
-// How the engine came to be: built from the model now, or loaded from a plan file.
+// How the engine came to be (built from the model now, or loaded from a plan file) and its
+// context (which, on the cuda backend, loads every kernel and captures every batch's CUDA graph).
 struct Preparation {
   bool from_plan = false;
   double ms = 0;
+  double context_ms = 0;
+  bool cuda_graph = false;  // whether the runs replayed CUDA graphs
 };
 
 struct OutputReport {
@@ -37,14 +38,6 @@ struct OutputReport {
   TensorSummary summary;
   std::string saved;  // file written by --save-outputs
 };
-
-std::string device_description(Backend b) {
-  if (b == Backend::kCpu) return "cpu: " + cpu_description();
-  int dev = 0;
-  cudaDeviceProp prop{};
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "cuda (unknown device)";
-  return "cuda:" + std::to_string(dev) + " " + prop.name + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
-}
 
 // Loads the --input files, checking dtype and shape against the engine's inputs later; here
 // only what the batch decision needs.
@@ -116,6 +109,10 @@ void print_text(const Options& o, const std::string& device, int64_t batch, cons
   std::printf("precision   %s\n", o.precision.c_str());
   std::printf("batch       %lld\n", static_cast<long long>(batch));
   std::printf("engine      %s in %s ms\n", prep.from_plan ? "loaded from the plan file" : "built", ms_str(prep.ms).c_str());
+  std::printf("context     created in %s ms%s\n", ms_str(prep.context_ms).c_str(),
+              o.backend != "cuda"      ? ""
+              : prep.cuda_graph        ? ", CUDA graphs on (one graph launch per run)"
+                                       : ", CUDA graphs off (one launch per kernel)");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string src = inputs[i].source == "random" ? "random, seed " + std::to_string(o.seed) : inputs[i].source;
     std::printf("%-11s %s  %s  (%s)\n", i ? "" : "inputs", inputs[i].info.name.c_str(), describe(inputs[i].info).c_str(),
@@ -159,8 +156,9 @@ std::string report_json(const Options& o, const std::string& device, int64_t bat
   j.begin_object();
   j.field("command", "run").field("model", o.model).field("device", device).field("backend", o.backend);
   j.field("precision", o.precision).field("batch", batch).field("iterations", o.iterations).field("warmup", o.warmup);
-  j.field("seed", static_cast<uint64_t>(o.seed));
-  j.key("engine").begin_object().field("source", prep.from_plan ? "plan" : "model").field("prepare_ms", prep.ms).end_object();
+  j.field("seed", static_cast<uint64_t>(o.seed)).field("cuda_graph", prep.cuda_graph);
+  j.key("engine").begin_object().field("source", prep.from_plan ? "plan" : "model").field("prepare_ms", prep.ms);
+  j.field("context_ms", prep.context_ms).end_object();
   j.key("inputs").begin_array();
   for (const auto& in : inputs)
     j.begin_object().field("name", in.info.name).field("dtype", dtype_name(in.info.dtype)).shape("shape", in.info.shape)
@@ -254,8 +252,13 @@ int run_command(const Options& opts) {
   TensorMap feeds, outputs;
   std::vector<InputReport> input_reports;
   if (auto e = make_inputs(o, engine, batch, files, &feeds, &input_reports)) return report_error(cmd, *e);
-  auto ctx = engine.create_context();
+  ContextOptions co;
+  co.cuda_graph = o.cuda_graph;  // the cpu backend ignores it
+  const auto t_context = std::chrono::steady_clock::now();
+  auto ctx = engine.create_context(co);
   if (!ctx.ok()) return report_error(cmd, {kExitRuntime, "cannot create a context: " + ctx.status().to_string()});
+  const double context_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_context).count();
+  const Preparation prep{from_plan, prepare_ms, context_ms, ctx->uses_cuda_graph()};
 
   for (int64_t i = 0; i < o.warmup; ++i) {
     Status s = ctx->run(feeds, outputs);
@@ -291,9 +294,9 @@ int run_command(const Options& opts) {
 
   const std::string device = device_description(engine.options().backend);
   if (o.json)
-    std::fputs(report_json(o, device, batch, input_reports, st, out_reports, engine.memory(), {from_plan, prepare_ms}).c_str(), stdout);
+    std::fputs(report_json(o, device, batch, input_reports, st, out_reports, engine.memory(), prep).c_str(), stdout);
   else
-    print_text(o, device, batch, input_reports, st, out_reports, engine.memory(), {from_plan, prepare_ms});
+    print_text(o, device, batch, input_reports, st, out_reports, engine.memory(), prep);
   return std::fflush(stdout) == 0 ? kExitOk : kExitRuntime;
 }
 

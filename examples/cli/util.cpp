@@ -1,5 +1,7 @@
 #include "cli/util.h"
 
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -59,6 +61,14 @@ std::string file_name_for(const std::string& tensor_name, std::set<std::string>*
   for (int k = 2; taken->count(name); ++k) name = base + "_" + std::to_string(k);
   taken->insert(name);
   return name;
+}
+
+std::string device_description(Backend b) {
+  if (b == Backend::kCpu) return "cpu: " + cpu_description();
+  int dev = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "cuda (unknown device)";
+  return "cuda:" + std::to_string(dev) + " " + prop.name + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
 }
 
 std::string cpu_description() {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "quench/quench.h"
 #include "quench/tensor.h"
 
 namespace quench::cli {
@@ -27,6 +28,8 @@ std::string file_name_for(const std::string& tensor_name, std::set<std::string>*
 
 // "AMD EPYC 7xx (16 threads)": the CPU the reference backend runs on.
 std::string cpu_description();
+// "cpu: <cpu_description>" or "cuda:0 NVIDIA H100 80GB HBM3 (sm_90)": where a backend runs.
+std::string device_description(Backend b);
 
 // Random values for an input of `dtype`, seeded: floats uniform in [-1, 1); uint8 in [0, 255]
 // (image-like); other integers in [0, 9], small enough to index any realistic table; bools

@@ -41,6 +41,10 @@ struct ProfileOptions {
   uint64_t seed = 0;        // random inputs: floats uniform in [-1, 1), integers 0, bools false
   // Inputs to run on instead of random ones (each with the engine's dtype and shape at `batch`).
   TensorMap inputs;
+  // CUDA engines: the plain (whole-model) runs replay the context's CUDA graph when true; when
+  // false they launch step by step as the profiled runs do, so that the per-layer sum and the
+  // whole-model time compare like for like (launch gaps in both).
+  bool cuda_graph = false;
 };
 
 struct LayerProfile {

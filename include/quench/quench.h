@@ -3,7 +3,7 @@
 //   auto model  = quench::load_onnx("mobilenetv2.onnx");
 //   quench::BuildOptions opt;  opt.max_batch = 8;
 //   auto engine = quench::build(*model, opt);
-//   auto ctx    = engine->create_context();
+//   auto ctx    = engine->create_context();        // or create_context({.stream = my_cuda_stream})
 //   ctx->run({{"input", in}}, outputs);
 #pragma once
 
@@ -108,6 +108,21 @@ struct BuildOptions {
 
 class Context;
 
+// How a context runs (Engine::create_context).
+struct ContextOptions {
+  // Backend kCuda: the CUDA stream (a cudaStream_t, held as void* so that this header needs no
+  // CUDA headers) the context's runs are enqueued on. Null: the context makes its own
+  // (non-blocking) stream. A given stream stays the caller's: the context never destroys it, it
+  // must be on the engine's device and outlive the context. Context::run still returns filled
+  // outputs (it waits for the stream). With the CPU backend a non-null stream is
+  // kInvalidArgument.
+  void* stream = nullptr;
+  // Backend kCuda: at create_context, capture every batch size's run (1..max_batch) as a CUDA
+  // graph, and replay it in each run: one launch instead of one per kernel. Off launches kernel
+  // by kernel, for comparison. The CPU backend ignores it.
+  bool cuda_graph = true;
+};
+
 // The activation memory the planner fixed for max_batch, beside what it is measured against.
 struct MemoryReport {
   int64_t arena_bytes = 0;        // one context's activation arena
@@ -122,7 +137,12 @@ class Engine {
   const std::vector<TensorInfo>& outputs() const;
   const BuildOptions& options() const;
   const MemoryReport& memory() const;
+  // A context for running the engine: its own working memory, and on the CUDA backend its own
+  // stream (or options.stream), every module loaded and every batch's CUDA graph captured and
+  // uploaded, so that its first run is as fast as the hundredth. create_context() uses the
+  // default ContextOptions.
   Result<Context> create_context() const;
+  Result<Context> create_context(const ContextOptions& options) const;
   // Writes the engine (every batch's graph and plan, and the weights once) to a plan file.
   Status save(const std::string& path) const;
   // Maps a plan file written by save(): nothing is re-inferred or re-planned, only checked.
@@ -155,6 +175,9 @@ class Context {
   // leading dim may be any batch 1..max_batch). Fills `outputs` with one tensor per model
   // output; tensors already there with the right dtype and shape are written in place.
   Status run(const TensorMap& inputs, TensorMap& outputs);
+
+  // Whether runs replay CUDA graphs (backend kCuda with ContextOptions::cuda_graph).
+  bool uses_cuda_graph() const;
 
  private:
   friend struct detail::EngineImpl;

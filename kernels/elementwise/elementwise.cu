@@ -255,6 +255,7 @@ struct UnaryParams {
   const T* x;
   T* y;
   unsigned vecs, threads;
+  UnaryFn fn;
   EpilogueParams act;
 };
 
@@ -266,6 +267,10 @@ __global__ void __launch_bounds__(kBlock) unary_kernel(const UnaryParams<T> p) {
     constexpr int W = decltype(width)::value;
     float v[W];
     VecIO<T, W>::load(p.x + e, v);
+    if (p.fn == UnaryFn::kSqrt) {
+#pragma unroll
+      for (int k = 0; k < W; ++k) v[k] = __fsqrt_rn(v[k]);
+    }
     with_activation(p.act.activation, [&](auto act) {
       constexpr Activation A = decltype(act)::value;
 #pragma unroll
@@ -382,6 +387,8 @@ Status can_implement(const UnaryArgs<T>& a) {
   if (a.count >= int64_t{kFastDivmodLimit} - kBlock)
     return error(StatusCode::kUnsupported, "elementwise: ", a.count, " elements exceed one launch (2^31)");
   if (!epilogue_params_valid(a.activation)) return error(StatusCode::kInvalidArgument, "elementwise: bad activation parameters");
+  if (a.fn != UnaryFn::kIdentity && a.fn != UnaryFn::kSqrt)
+    return error(StatusCode::kInvalidArgument, "elementwise: unknown unary function ", static_cast<int>(a.fn));
   if (a.max_vector != 1 && a.max_vector != 2 && a.max_vector != 8)
     return error(StatusCode::kInvalidArgument, "elementwise: max_vector must be 1, 2 or 8");
   if (a.count == 0) return Status::ok_status();
@@ -460,6 +467,7 @@ Status run(const UnaryArgs<T>& a, void* /*workspace*/, cudaStream_t stream) {
     p.y = a.y;
     p.vecs = static_cast<unsigned>(a.count / V);
     p.threads = p.vecs + static_cast<unsigned>(a.count % V);
+    p.fn = a.fn;
     p.act = a.activation;
     unary_kernel<T, V><<<blocks_for(p.threads), kBlock, 0, stream>>>(p);
     return launch_status("unary_kernel");

@@ -2,7 +2,7 @@
 // activation, and activations alone.
 //
 //   binary:  y = act(a op b)   op in {Add, Sub, Mul, Div, Max, Min, Pow}, a and b broadcast
-//   unary:   y = act(x)
+//   unary:   y = act(f(x))   f in {identity, sqrt}
 //
 // act is any activation of kernels/common/epilogue.cuh (only EpilogueParams' activation fields
 // are used; there is no bias or residual here). FP16 storage, FP32 math, one rounding at the
@@ -55,11 +55,15 @@ struct BinaryArgs {
   int max_vector = 8;  // caps the vector width (8, 2 or 1); tests use it
 };
 
+// A math function applied before the activation (ONNX Sqrt runs as kSqrt with no activation).
+enum class UnaryFn : int { kIdentity = 0, kSqrt };
+
 template <class T>
 struct UnaryArgs {
   int64_t count = 0;
   const T* x = nullptr;
   T* y = nullptr;  // may be x
+  UnaryFn fn = UnaryFn::kIdentity;  // sqrt of a negative is NaN, as std::sqrt
   EpilogueParams activation;
   int max_vector = 8;
 };

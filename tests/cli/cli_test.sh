@@ -144,6 +144,23 @@ fi
 run_cli 0 run "$cnn" --iterations 3 && grep -q "p99/p50" "$work/out" && grep -q "^device      cpu: " "$work/out" &&
   grep -q "^batch       1$" "$work/out" && grep -q "inferences/s" "$work/out" || fail "run text report: $(cat "$work/out")"
 
+# --cuda-graph on|off: the cpu backend accepts and ignores it (its report says no graphs ran),
+# giving the same outputs; any other value is a usage error.
+if run_cli 0 run "$cnn" --json --batch 2 --iterations 1 --warmup 0 --seed 5 --cuda-graph off; then
+  check_py '
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert b["cuda_graph"] is False and a["cuda_graph"] is False, (a["cuda_graph"], b["cuda_graph"])
+assert a["outputs"][0]["first"] == b["outputs"][0]["first"]
+assert b["engine"]["context_ms"] >= 0, b["engine"]
+' "$work/run1.json" "$work/out"
+fi
+run_cli 0 run "$cnn" --iterations 1 --cuda-graph=on && grep -q "^context     created in " "$work/out" ||
+  fail "run --cuda-graph=on text report: $(cat "$work/out")"
+expect_error 2 "--cuda-graph is on or off, not 'maybe'" run "$cnn" --cuda-graph maybe
+expect_error 2 "option --cuda-graph needs a value" run "$cnn" --cuda-graph
+expect_error 2 "unknown option '--cuda-graph'" inspect "$cnn" --cuda-graph off
+run_cli 0 help run && grep -q -- "--cuda-graph on|off" "$work/out" || fail "help run: --cuda-graph"
+
 # --input: the engine's output equals numpy's computation of the same model on the same input;
 # the batch (3) comes from the file.
 "$py" - "$work" <<'EOF' || fail "writing input.npy"

@@ -179,16 +179,36 @@ TEST(CudaLayout, BroadcastOperandsThatReadAsNhwcStayNative) {
 
 TEST(CudaLayout, OpWithoutKernelIsUnsupportedNamingTheNode) {
   ir::Graph g = conv_start()
-                    .constant("Wt", conv_weight(16, 4, 2, 5))
-                    .node("up", "ConvTranspose", {"c", "Wt"}, {"y"}, {{"strides", attr_ints({2, 2})}})
+                    .node("squash", "Tanh", {"c"}, {"y"})
                     .output("y")
                     .build();
   auto p = plan_of(g);
   auto l = cuda::assign_layouts(*p);
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(l.status().message().find("no CUDA kernel for ConvTranspose node 'up'"), std::string::npos)
+  EXPECT_NE(l.status().message().find("no CUDA kernel for Tanh node 'squash'"), std::string::npos)
       << l.status().to_string();
+}
+
+TEST(CudaPrepare, ConvTransposeRunsOnNhwcWithItsWeightPackedAndClaimed) {
+  ir::Graph g = conv_start()
+                    .constant("Wt", conv_weight(16, 4, 2, 5))
+                    .constant("Bt", f32_random({4}, 7))
+                    .node("up", "ConvTranspose", {"c", "Wt", "Bt"}, {"y"}, {{"strides", attr_ints({2, 2})}})
+                    .output("y")
+                    .build();
+  auto p = plan_of(g);
+  cuda::LayoutPlan l = layouts_of(*p);
+  EXPECT_TRUE(l.steps[step_of(*p, "up")].native);  // no transposes around it
+  cuda::DeviceWeights weights;
+  auto b = cuda::prepare_batch(p, weights, 132);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  const auto& prep = (*b)->prepared[step_of(*p, "up")];
+  ASSERT_EQ(prep.weights.size(), 2u);  // packed weight, float32 bias
+  EXPECT_GE(prep.weights[0], 0);
+  EXPECT_GE(prep.weights[1], 0);
+  EXPECT_TRUE(prep.claimed(1));
+  EXPECT_TRUE(prep.claimed(2));
 }
 
 TEST(CudaPrepare, ConvWeightsArePackedOnceAndClaimed) {
@@ -214,6 +234,27 @@ TEST(CudaPrepare, ConvWeightsArePackedOnceAndClaimed) {
   auto again = cuda::prepare_batch(p, weights, 132);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(weights.count(), 3u);
+}
+
+TEST(CudaLayout, ReduceRunsOnNhwcOnlyWhenTheKeptDimsKeepTheirOrder) {
+  // Over H and W ([N, C] out) and keepdims (NHWC out): native; over H alone without keepdims
+  // ([N, C, W] in ONNX order, [N, W, C] in memory): a logical step.
+  ir::Graph g = conv_start()
+                    .node("hw", "ReduceMean", {"c"}, {"a"}, {{"axes", attr_ints({2, 3})}, {"keepdims", attr_int(0)}})
+                    .node("keep", "ReduceMax", {"c"}, {"b"}, {{"axes", attr_ints({1})}})
+                    .node("h", "ReduceMin", {"c"}, {"d"}, {{"axes", attr_ints({2})}, {"keepdims", attr_int(0)}})
+                    .output("a")
+                    .output("b")
+                    .output("d")
+                    .build();
+  auto p = plan_of(g);
+  cuda::LayoutPlan l = layouts_of(*p);
+  EXPECT_TRUE(l.steps[step_of(*p, "hw")].native);
+  EXPECT_TRUE(l.steps[step_of(*p, "keep")].native);
+  EXPECT_FALSE(l.steps[step_of(*p, "h")].native);
+  cuda::DeviceWeights weights;
+  auto b = cuda::prepare_batch(p, weights, 132);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
 }
 
 TEST(CudaPrepare, UnsupportedFormNamesTheNode) {
