@@ -6,9 +6,14 @@
 // with Gemm's alpha folded in, and Gemm's C (beta folded in) becomes the float32 bias when it
 // broadcasts along rows ([N], [1, N] or a scalar). A HardSigmoid activation without a residual is
 // folded into the weights and bias as in ops/conv_gpu.cpp. The kernel needs K to be a multiple
-// of 8; other products (transA, an activation B, a per-row C) have no CUDA kernel yet.
+// of 8; other products (transA, a per-row C) have no CUDA kernel yet.
+//
+// A MatMul of two activations (attention's Q.K^T and its product with V) runs
+// kernels/gemm/batched_matmul on ONNX-order operands: one product per entry of the broadcast
+// leading dims, where each operand's leading dims are either the output's or all 1.
 #include <sstream>
 
+#include "kernels/gemm/batched_matmul.cuh"
 #include "kernels/gemm/gemm.cuh"
 #include "ops/gpu_util.h"
 #include "ops/op_util.h"
@@ -77,6 +82,58 @@ Result<Product> product(const NodeDesc& n, std::span<const GpuValueDesc> in) {
   return p;
 }
 
+namespace kb = kernels::batched_matmul;
+
+bool activation_product(const NodeDesc& n, std::span<const GpuValueDesc> in) {
+  return n.op_type == "MatMul" && in.size() == 2 && !in[1].constant;
+}
+
+// The batched product of MatMul(A, B) with an activation B.
+Result<kb::BatchedMatMulArgs<__half>> batched_args(const NodeDesc& n, std::span<const GpuValueDesc> in) {
+  const GpuValueDesc &a = in[0], &b = in[1];
+  if (a.dtype != DType::kF16 || b.dtype != DType::kF16)
+    return gpu_unsupported(n, "element types ", dtype_name(a.dtype), " x ", dtype_name(b.dtype));
+  if (a.shape.size() < 2 || b.shape.size() < 2) return gpu_unsupported(n, "a 1-D operand of a product of activations");
+  kb::BatchedMatMulArgs<__half> g;
+  g.m = a.shape[a.shape.size() - 2];
+  g.k = a.shape.back();
+  g.n = b.shape.back();
+  if (b.shape[b.shape.size() - 2] != g.k) return gpu_unsupported(n, "these operand shapes");
+  // The output's leading dims: the two operands' broadcast (ONNX MatMul follows numpy).
+  const Shape lead_a(a.shape.begin(), a.shape.end() - 2), lead_b(b.shape.begin(), b.shape.end() - 2);
+  const size_t rank = std::max(lead_a.size(), lead_b.size());
+  Shape lead(rank, 1);
+  auto dim = [&](const Shape& s, size_t i) { return i + s.size() < rank ? int64_t{1} : s[i + s.size() - rank]; };
+  for (size_t i = 0; i < rank; ++i) lead[i] = std::max(dim(lead_a, i), dim(lead_b, i));
+  g.batch = shape_numel(lead);
+  auto stride = [&](const Shape& s, int64_t matrix) -> Result<int64_t> {
+    if (shape_numel(s) == 1) return int64_t{0};
+    for (size_t i = 0; i < rank; ++i)
+      if (dim(s, i) != lead[i]) return gpu_unsupported(n, "leading dims that broadcast in part");
+    return matrix;
+  };
+  QUENCH_ASSIGN(g.stride_a, stride(lead_a, g.m * g.k));
+  QUENCH_ASSIGN(g.stride_b, stride(lead_b, g.k * g.n));
+  return g;
+}
+
+Status prepare_batched(const GpuPrepareArgs& a) {
+  QUENCH_ASSIGN(auto g, batched_args(a.node, a.inputs));
+  g.a = probe_ptr<__half>(0);
+  g.b = probe_ptr<__half>(1);
+  g.c = probe_ptr<__half>(2);
+  return kb::can_implement(g).with_context(a.node.where());
+}
+
+Result<GpuLaunch> bind_batched(const GpuBindArgs& a) {
+  QUENCH_ASSIGN(auto g, batched_args(a.node, descs_of(a.inputs)));
+  g.a = half_ptr(a.inputs[0].data);
+  g.b = half_ptr(a.inputs[1].data);
+  g.c = half_ptr(a.outputs[0].data);
+  QUENCH_TRY(kb::can_implement(g).with_context(a.node.where()));
+  return GpuLaunch([g](cudaStream_t stream) { return kb::run(g, nullptr, stream); });
+}
+
 kg::GemmArgs<__half> gemm_args(const Product& p) {
   kg::GemmArgs<__half> g;
   g.m = p.m;
@@ -96,6 +153,7 @@ std::string affine_tag(const char* base, const Product& p, const Tensor& t) {
 
 Status prepare(const GpuPrepareArgs& a, GpuPrepared& out) {
   const NodeDesc& n = a.node;
+  if (activation_product(n, a.inputs)) return prepare_batched(a);
   QUENCH_ASSIGN(Product p, product(n, a.inputs));
   kg::GemmArgs<__half> g = gemm_args(p);
   g.a = probe_ptr<__half>(0);
@@ -138,6 +196,7 @@ Status prepare(const GpuPrepareArgs& a, GpuPrepared& out) {
 
 Result<GpuLaunch> bind(const GpuBindArgs& a) {
   const NodeDesc& n = a.node;
+  if (activation_product(n, descs_of(a.inputs))) return bind_batched(a);
   QUENCH_ASSIGN(Product p, product(n, descs_of(a.inputs)));
   kg::GemmArgs<__half> g = gemm_args(p);
   g.a = half_ptr(a.inputs[0].data);

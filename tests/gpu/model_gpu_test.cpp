@@ -3,7 +3,7 @@
 //
 //   CudaCoverage    (no device needed) which models have a CUDA kernel for every node: the
 //                   build's coverage check on the host. MobileNetV2, ResNet-50 and PP-OCR's
-//                   detector must.
+//                   detector and recognizer must.
 //   CudaModel       (skipped without a device) builds the engine, runs it once keeping every
 //                   tensor (engine/cuda/debug_run.h) and compares every layer with the CPU
 //                   reference op run on the GPU's own inputs, so each layer's error is its own
@@ -85,7 +85,8 @@ TEST_P(CudaCoverage, EveryNodeHasAKernelOrTheGapIsNamed) {
   auto batch = cuda::prepare_batch(*plan, weights, 132);
   std::cout << "cuda coverage " << c.dir << "/" << c.name << ": "
             << (batch.ok() ? "every node has a CUDA kernel" : batch.status().to_string()) << std::endl;
-  if (c.name == "mobilenetv2" || c.name == "mobilenetv2_dynamic" || c.name == "resnet50" || c.name == "ppocr_det") {
+  if (c.name == "mobilenetv2" || c.name == "mobilenetv2_dynamic" || c.name == "resnet50" || c.name == "ppocr_det" ||
+      c.name == "ppocr_rec") {
     ASSERT_TRUE(batch.ok()) << batch.status().to_string();
   }
   if (!batch.ok()) {
