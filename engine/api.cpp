@@ -70,8 +70,10 @@ Status EngineImpl::finish() {
 
 Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.max_batch < 1) return error(StatusCode::kInvalidArgument, "max_batch must be at least 1, got ", opt.max_batch);
-  if (opt.backend == Backend::kCuda && opt.precision != Precision::kFP16)
-    return error(StatusCode::kUnsupported, "the cuda backend runs fp16 (precision fp16, its default), not ",
+  // INT8 on the GPU: the CPU backend's INT8 build (calibration, sensitivity, quantization pass)
+  // below, then the quantized plans go to the CUDA backend, float layers in FP16 (ops/quant_gpu.cpp).
+  if (opt.backend == Backend::kCuda && opt.precision == Precision::kFP32)
+    return error(StatusCode::kUnsupported, "the cuda backend runs fp16 (precision fp16, its default) and int8, not ",
                  precision_name(opt.precision), " yet");
   if (opt.backend == Backend::kCpu && opt.precision == Precision::kFP16)
     return error(StatusCode::kUnsupported, "the cpu backend runs fp32 and int8 (the INT8 reference), not fp16");
@@ -131,6 +133,7 @@ Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self,
     cuda::CudaContextOptions co;
     co.stream = static_cast<cudaStream_t>(options.stream);
     co.cuda_graph = options.cuda_graph;
+    co.device_timing = options.device_timing;
     QUENCH_ASSIGN(c->cuda, cuda::CudaContext::create(c->engine->cuda, co));
     return Context(std::move(c));
   }
@@ -217,6 +220,9 @@ Context& Context::operator=(Context&&) noexcept = default;
 Context::~Context() = default;
 
 bool Context::uses_cuda_graph() const { return impl_ && impl_->cuda && impl_->cuda->uses_cuda_graph(); }
+double Context::last_device_seconds() const {
+  return impl_ && impl_->cuda ? impl_->cuda->last_device_seconds() : -1.0;
+}
 
 Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
   const auto& eng = *impl_->engine;

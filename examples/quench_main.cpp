@@ -141,7 +141,7 @@ const char* const kValidateUsage =
     "                         (default: the --calib folder, which flatters an INT8 engine)\n"
     "  --samples N            use the first N samples only\n"
     "  --tolerance T          per-layer relative L2 tolerance (default by precision: fp32 1e-5,\n"
-    "                         fp16 2e-3, int8 0.1)\n"
+    "                         fp16 2e-2, int8 0.1; the error accumulates over the layers)\n"
     "  --iou-threshold T      also the IoU of {reference > T} and {engine > T} per output\n"
     "  --top N                layers in the table, largest errors (default 10)\n"
     "  --precision, --calib, --calib-table, --calib-method, --calib-samples, --int8-budget,\n"

@@ -132,5 +132,6 @@ std::span<const GpuOp> slice_copy_gpu_ops();   // Concat Split Slice
 std::span<const GpuOp> conv_transpose_gpu_ops();  // ConvTranspose
 std::span<const GpuOp> reduce_gpu_ops();          // ReduceSum ReduceMean ReduceMax ReduceMin
 std::span<const GpuOp> batchnorm_gpu_ops();       // BatchNormalization (inference)
+std::span<const GpuOp> quant_gpu_ops();  // quench.Int8Conv Int8Gemm Int8MatMul Int8Quantize Int8Dequantize
 
 }  // namespace quench::ops

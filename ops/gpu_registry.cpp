@@ -12,7 +12,7 @@ std::map<const OpSchema*, const GpuOp*> build_table() {
   static constexpr Family kFamilies[] = {
       conv_gpu_ops, gemm_gpu_ops,      elementwise_gpu_ops, pool_gpu_ops, softmax_gpu_ops,
       resize_gpu_ops, pad_gpu_ops,     transpose_gpu_ops,   copy_gpu_ops, slice_copy_gpu_ops,
-      conv_transpose_gpu_ops, reduce_gpu_ops, batchnorm_gpu_ops,
+      conv_transpose_gpu_ops, reduce_gpu_ops, batchnorm_gpu_ops, quant_gpu_ops,
   };
   std::map<const OpSchema*, const GpuOp*> table;
   for (Family f : kFamilies)

@@ -11,4 +11,5 @@ set(QUENCH_OPS_SOURCES
   ops/gpu_registry.cpp ops/gpu_util.cpp ops/conv_gpu.cpp ops/gemm_gpu.cpp ops/elementwise_gpu.cpp
   ops/pool_gpu.cpp ops/softmax_gpu.cpp ops/resize_gpu.cpp ops/pad_gpu.cpp ops/transpose_gpu.cpp
   ops/copy_gpu.cpp ops/slice_copy_gpu.cpp ops/conv_transpose_gpu.cpp ops/reduce_gpu.cpp ops/batchnorm_gpu.cpp
+  ops/quant_gpu.cpp
 )

@@ -110,6 +110,9 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
     }
     c->graphs_ = std::move(graphs);
   }
+  if (options.device_timing) {
+    QUENCH_ASSIGN(c->timer_, EventTimer::create(2));
+  }
   // The warm-up wrote the arena: poison it again for the first real run.
   QUENCH_TRY(check(cudaMemsetAsync(c->arena_.data(), 0x7F, arena, setup), "cudaMemsetAsync (arena)"));
   QUENCH_TRY(check(cudaStreamSynchronize(setup), "cudaStreamSynchronize (context setup)"));
@@ -118,6 +121,7 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
 
 CudaContext::~CudaContext() {
   std::lock_guard<std::mutex> lock(capture_mutex());
+  timer_ = EventTimer();
   graphs_.clear();
   executors_.clear();
   pinned_ = PinnedBuffer();
@@ -204,12 +208,18 @@ Status CudaContext::finish_outputs(TensorMap& outputs, int64_t batch) const {
 
 Status CudaContext::run(const TensorMap& inputs, TensorMap& outputs, int64_t batch) {
   QUENCH_TRY(stage_inputs(inputs, batch));
-  Status st = enqueue(batch);
+  const bool timed = timer_.size() == 2;
+  Status st = timed ? timer_.record(0, stream_) : Status{};
+  if (st.ok()) st = enqueue(batch);
+  if (st.ok() && timed) st = timer_.record(1, stream_);
   // The one wait of the run path; it also reports a kernel's fault. After a failed enqueue it
   // still waits, so that what was enqueued is done with the staging before the next run.
   Status done = check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (end of run)");
   QUENCH_TRY(st);
   QUENCH_TRY(done);
+  if (timed) {
+    QUENCH_ASSIGN(last_device_seconds_, timer_.seconds_between(0, 1));
+  }
   return finish_outputs(outputs, batch);
 }
 

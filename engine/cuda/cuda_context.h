@@ -36,6 +36,7 @@
 #include "engine/cuda/cuda_engine.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/event_timer.h"
 
 namespace quench::cuda {
 
@@ -44,6 +45,7 @@ struct CudaContextOptions {
   // caller's (never destroyed here) and must be on the engine's device.
   cudaStream_t stream = nullptr;
   bool cuda_graph = true;  // replay one captured graph per batch instead of launching each kernel
+  bool device_timing = false;  // an event pair around the device part of every run()
 };
 
 class CudaContext {
@@ -71,6 +73,9 @@ class CudaContext {
 
   cudaStream_t stream() const { return stream_; }
   bool uses_cuda_graph() const { return !graphs_.empty(); }
+  // Seconds between the events around the last run()'s device part; -1 without device_timing
+  // or before a run has succeeded.
+  double last_device_seconds() const { return last_device_seconds_; }
   // The bound executor of `batch`, or null (outside 1..max_batch, or a fixed-batch model's
   // other batches): for a caller that enqueues step by step itself, e.g. with events between.
   CudaExecutor* executor(int64_t batch);
@@ -89,6 +94,8 @@ class CudaContext {
   PinnedBuffer pinned_;
   std::vector<std::unique_ptr<CudaExecutor>> executors_;  // [b - 1]
   std::vector<GraphExec> graphs_;                         // [b - 1]; empty with graphs off
+  EventTimer timer_;                                      // two events with device_timing, else none
+  double last_device_seconds_ = -1;
 };
 
 }  // namespace quench::cuda

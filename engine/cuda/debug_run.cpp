@@ -11,7 +11,21 @@ namespace {
 
 // Device bytes of a value -> host tensor in the model's type and ONNX order.
 Tensor to_host(const PlannedValue& pv, const ValueLayout& vl, const std::vector<std::byte>& raw) {
-  if (vl.dtype != DType::kF16 || pv.dtype != DType::kF32) return Tensor::copy_of(pv.dtype, pv.shape, raw.data());
+  if (vl.dtype != DType::kF16 || pv.dtype != DType::kF32) {
+    if (vl.layout != GpuLayout::kNHWC) return Tensor::copy_of(pv.dtype, pv.shape, raw.data());
+    // An NHWC value held in its own type (an INT8 engine's int8 activations): reorder the bytes.
+    Tensor t = Tensor::zeros(pv.dtype, pv.shape);
+    auto* out = static_cast<std::byte*>(t.mutable_data());
+    const size_t e = dtype_size(pv.dtype);
+    const Shape& s = pv.shape;
+    const int64_t c = s[1], hw = s[2] * s[3];
+    for (int64_t n = 0; n < s[0]; ++n)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t q = 0; q < hw; ++q)
+          std::memcpy(out + static_cast<size_t>((n * c + ch) * hw + q) * e,
+                      raw.data() + static_cast<size_t>((n * hw + q) * c + ch) * e, e);
+    return t;
+  }
   Tensor t = Tensor::zeros(DType::kF32, pv.shape);
   float* out = t.mutable_data_as<float>();
   const auto* h = reinterpret_cast<const uint16_t*>(raw.data());

@@ -20,6 +20,12 @@ GpuLayout natural_layout(DType model, const Shape& shape) {
   return shape.size() == 4 && device_dtype(model) == DType::kF16 ? GpuLayout::kNHWC : GpuLayout::kLogical;
 }
 
+GpuLayout value_layout(const PlannedValue& v) {
+  if (v.dtype == DType::kI8 && v.shape.size() == 4 && !v.constant && !v.graph_input && !v.graph_output)
+    return GpuLayout::kNHWC;
+  return natural_layout(v.dtype, v.shape);
+}
+
 bool layouts_coincide(const Shape& s) { return s.size() != 4 || s[1] == 1 || s[2] * s[3] == 1; }
 
 namespace {
@@ -49,18 +55,26 @@ std::vector<GpuLayout> natural_layouts(const LayoutPlan& l, const std::vector<in
   return r;
 }
 
-// Conversions of a logical step: every non-constant NHWC operand whose layouts differ.
-void plan_conversions(const ExecutionPlan& p, const LayoutPlan& l, const std::vector<int>& idx,
-                      std::vector<Conversion>& conv, int64_t& scratch) {
+// Conversions of a logical step: every non-constant NHWC operand whose layouts differ. Only
+// float16 ones can be converted (the executor transposes float16).
+Status plan_conversions(const ExecutionPlan& p, const LayoutPlan& l, const ir::Node& n, const std::vector<int>& idx,
+                        std::vector<Conversion>& conv, int64_t& scratch) {
   conv.assign(idx.size(), {});
   for (size_t k = 0; k < idx.size(); ++k) {
     const int v = idx[k];
     if (v < 0 || p.values[v].constant || l.values[v].layout != GpuLayout::kNHWC) continue;
     if (layouts_coincide(p.values[v].shape)) continue;
+    if (l.values[v].dtype != DType::kF16) {
+      const std::string type = n.domain.empty() ? n.op_type : n.domain + "." + n.op_type;
+      return error(StatusCode::kUnsupported, "no CUDA kernel for ", type, " node '", n.name, "' reading or writing the ",
+                   dtype_name(l.values[v].dtype), " NHWC value '", p.values[v].name,
+                   "' in ONNX order (only float16 values are converted)");
+    }
     conv[k].needed = true;
     conv[k].scratch_offset = scratch;
     scratch += static_cast<int64_t>(ops::align_up_256(static_cast<size_t>(l.values[v].bytes)));
   }
+  return {};
 }
 
 }  // namespace
@@ -74,7 +88,7 @@ Result<LayoutPlan> assign_layouts(const ExecutionPlan& p) {
     if (vl.dtype == DType::kUndefined)
       return error(StatusCode::kUnsupported, "value '", pv.name, "' has element type ", dtype_name(pv.dtype),
                    ", which the CUDA backend does not hold");
-    vl.layout = natural_layout(pv.dtype, pv.shape);
+    vl.layout = value_layout(pv);
     vl.bytes = shape_numel(pv.shape) * static_cast<int64_t>(dtype_size(vl.dtype));
     l.values.push_back(vl);
   }
@@ -98,8 +112,8 @@ Result<LayoutPlan> assign_layouts(const ExecutionPlan& p) {
     if (!sl.native) {
       sl.inputs.assign(s.inputs.size(), GpuLayout::kLogical);
       sl.outputs.assign(s.outputs.size(), GpuLayout::kLogical);
-      plan_conversions(p, l, s.inputs, sl.convert_in, sl.scratch_bytes);
-      plan_conversions(p, l, s.outputs, sl.convert_out, sl.scratch_bytes);
+      QUENCH_TRY(plan_conversions(p, l, n, s.inputs, sl.convert_in, sl.scratch_bytes));
+      QUENCH_TRY(plan_conversions(p, l, n, s.outputs, sl.convert_out, sl.scratch_bytes));
     } else {
       sl.convert_in.assign(s.inputs.size(), {});
       sl.convert_out.assign(s.outputs.size(), {});

@@ -3,6 +3,7 @@
 //
 // The rule (docs/cuda-backend.md):
 //   - a 4-D float value (activation or constant) is NHWC float16: [N, H, W, C] dense;
+//   - a 4-D int8 activation (INT8 engines) is NHWC int8;
 //   - every other value is in ONNX order, float16 for float types, other types unchanged;
 //   - graph inputs and outputs are float32 NCHW on the host; the executor converts them at the
 //     boundary (kernels/convert).
@@ -31,6 +32,11 @@ using ops::GpuLayout;
 DType device_dtype(DType model);
 // NHWC for a 4-D float value, logical otherwise.
 GpuLayout natural_layout(DType model, const Shape& shape);
+// The layout assign_layouts gives a planned value: natural_layout, and NHWC for a 4-D int8
+// activation too (an INT8 engine's quantized tensors, which the INT8 kernels read and write in
+// NHWC like the float16 ones; ops/quant_gpu.cpp). int8 constants and int8 graph inputs and
+// outputs stay in ONNX order (the boundary copies them as they are).
+GpuLayout value_layout(const PlannedValue& v);
 // Whether NHWC and NCHW order the bytes of a 4-D shape identically (C == 1 or H * W == 1).
 bool layouts_coincide(const Shape& shape);
 
@@ -59,7 +65,8 @@ struct LayoutPlan {
 };
 
 // Decides every value's and step's layout. Fails with kUnsupported naming the node when an op
-// has no CUDA kernel ("no CUDA kernel for ConvTranspose node 'x'") or a value's type cannot be
+// has no CUDA kernel, when a logical step would need an NHWC operand that is not float16
+// converted (the executor's layout transposes are float16 only) ("no CUDA kernel for ConvTranspose node 'x'") or a value's type cannot be
 // held ("value 'v' has element type float64, ..."): this is the build's coverage check, and it
 // needs no device.
 Result<LayoutPlan> assign_layouts(const ExecutionPlan& plan);

@@ -15,7 +15,7 @@
 
 #include "engine/cuda/device_memory.h"
 #include "engine/profiler/ceilings.h"
-#include "engine/profiler/event_timer.h"
+#include "engine/cuda/event_timer.h"
 #include "kernels/gemm/gemm.cuh"
 
 namespace quench::profiler {
@@ -31,7 +31,7 @@ constexpr int kReps = 10;  // each measurement: one warm-up, then the best of kR
 // Fastest of kReps timings of `body` (each an enqueue on `stream`), after one untimed call.
 template <class F>
 Result<double> best_seconds(cudaStream_t stream, F&& body) {
-  QUENCH_ASSIGN(EventTimer timer, EventTimer::create(2));
+  QUENCH_ASSIGN(cuda::EventTimer timer, cuda::EventTimer::create(2));
   QUENCH_TRY(body());
   double best = 0;
   for (int r = 0; r < kReps; ++r) {

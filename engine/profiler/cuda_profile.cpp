@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_context.h"
-#include "engine/profiler/event_timer.h"
+#include "engine/cuda/event_timer.h"
 #include "engine/profiler/raw_profile.h"
 
 namespace quench::profiler {
@@ -59,7 +59,7 @@ Status describe_layers(const cuda::CudaBatch& b, const cuda::CudaExecutor& ex, R
 
 // One step-by-step run with event k recorded before layer k and event n after the last, then
 // each layer's start and duration; the inputs must be staged.
-Status timed_run(const cuda::CudaExecutor& ex, cudaStream_t s, EventTimer& ev, StepTime* times) {
+Status timed_run(const cuda::CudaExecutor& ex, cudaStream_t s, cuda::EventTimer& ev, StepTime* times) {
   const size_t steps = ex.step_count();
   QUENCH_TRY(ev.record(0, s));
   QUENCH_TRY(ex.enqueue_inputs(s));
@@ -94,8 +94,8 @@ Result<RawProfile> time_cuda(const Engine& engine, int64_t batch, const TensorMa
   const size_t layers = raw.layers.size(), iters = static_cast<size_t>(o.iterations);
   raw.times.resize(layers * iters);
   raw.model_seconds.resize(iters);
-  QUENCH_ASSIGN(EventTimer ev, EventTimer::create(layers + 1));
-  QUENCH_ASSIGN(EventTimer whole, EventTimer::create(2));
+  QUENCH_ASSIGN(cuda::EventTimer ev, cuda::EventTimer::create(layers + 1));
+  QUENCH_ASSIGN(cuda::EventTimer whole, cuda::EventTimer::create(2));
 
   // The plain run: the whole device part between two events, on the graphed context (one
   // graph launch) or the step-by-step one.

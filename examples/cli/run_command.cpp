@@ -101,8 +101,8 @@ std::optional<CliError> make_inputs(const Options& o, const Engine& engine, int6
 std::string ms_str(double ms) { return fixed(ms, ms >= 100 ? 1 : ms >= 1 ? 3 : 4); }
 
 void print_text(const Options& o, const std::string& device, int64_t batch, const std::vector<InputReport>& inputs,
-                const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem,
-                const Preparation& prep) {
+                const LatencyStats& st, const LatencyStats& dev, const std::vector<OutputReport>& outputs,
+                const MemoryReport& mem, const Preparation& prep) {
   std::printf("model       %s\n", o.model.c_str());
   std::printf("device      %s\n", device.c_str());
   std::printf("backend     %s\n", o.backend.c_str());
@@ -125,6 +125,13 @@ void print_text(const Options& o, const std::string& device, int64_t batch, cons
               ms_str(st.p50).c_str(), ms_str(st.p90).c_str(), ms_str(st.p99).c_str(), ms_str(st.max).c_str(),
               ms_str(st.stddev).c_str());
   std::printf("  p99/p50 %.3f\n", st.p99_over_p50);
+  if (dev.count > 0) {
+    std::printf("device      (ms, CUDA events around the device part of each run: copies in, kernels, copies out)\n");
+    std::printf("  %10s %10s %10s %10s %10s %10s %10s\n", ms_str(dev.min).c_str(), ms_str(dev.mean).c_str(),
+                ms_str(dev.p50).c_str(), ms_str(dev.p90).c_str(), ms_str(dev.p99).c_str(), ms_str(dev.max).c_str(),
+                ms_str(dev.stddev).c_str());
+    std::printf("  p99/p50 %.3f; host overhead at p50 %s ms\n", dev.p99_over_p50, ms_str(st.p50 - dev.p50).c_str());
+  }
   const double per_s = st.mean > 0 ? 1000.0 / st.mean : 0.0;
   std::printf("throughput  %s inferences/s (%s runs/s of batch %lld)\n", fixed(per_s * static_cast<double>(batch), 1).c_str(),
               fixed(per_s, 1).c_str(), static_cast<long long>(batch));
@@ -149,9 +156,19 @@ void print_text(const Options& o, const std::string& device, int64_t batch, cons
   }
 }
 
+// One latency summary (milliseconds) as a JSON object under `key`.
+void latency_json(JsonWriter& j, const char* key, const char* clock, const LatencyStats& st) {
+  j.key(key).begin_object();
+  j.field("clock", clock).field("percentiles", "linear interpolation");
+  j.field("count", st.count).field("min", st.min).field("mean", st.mean).field("p50", st.p50).field("p90", st.p90);
+  j.field("p95", st.p95).field("p99", st.p99).field("max", st.max).field("stddev", st.stddev);
+  j.field("p99_over_p50", st.p99_over_p50).field("total", st.total);
+  j.end_object();
+}
+
 std::string report_json(const Options& o, const std::string& device, int64_t batch, const std::vector<InputReport>& inputs,
-                        const LatencyStats& st, const std::vector<OutputReport>& outputs, const MemoryReport& mem,
-                        const Preparation& prep) {
+                        const LatencyStats& st, const LatencyStats& dev, const std::vector<OutputReport>& outputs,
+                        const MemoryReport& mem, const Preparation& prep) {
   JsonWriter j;
   j.begin_object();
   j.field("command", "run").field("model", o.model).field("device", device).field("backend", o.backend);
@@ -164,12 +181,8 @@ std::string report_json(const Options& o, const std::string& device, int64_t bat
     j.begin_object().field("name", in.info.name).field("dtype", dtype_name(in.info.dtype)).shape("shape", in.info.shape)
         .field("source", in.source).end_object();
   j.end_array();
-  j.key("latency_ms").begin_object();
-  j.field("clock", "host steady_clock, per iteration").field("percentiles", "linear interpolation");
-  j.field("count", st.count).field("min", st.min).field("mean", st.mean).field("p50", st.p50).field("p90", st.p90);
-  j.field("p95", st.p95).field("p99", st.p99).field("max", st.max).field("stddev", st.stddev);
-  j.field("p99_over_p50", st.p99_over_p50).field("total", st.total);
-  j.end_object();
+  latency_json(j, "latency_ms", "host steady_clock, per iteration", st);
+  if (dev.count > 0) latency_json(j, "device_ms", "CUDA events around each run's device part", dev);
   const double per_s = st.mean > 0 ? 1000.0 / st.mean : 0.0;
   j.key("throughput").begin_object().field("inferences_per_s", per_s * static_cast<double>(batch)).field("runs_per_s", per_s).end_object();
   j.key("memory").begin_object().field("arena_bytes", mem.arena_bytes).field("lower_bound_bytes", mem.lower_bound_bytes);
@@ -253,7 +266,8 @@ int run_command(const Options& opts) {
   std::vector<InputReport> input_reports;
   if (auto e = make_inputs(o, engine, batch, files, &feeds, &input_reports)) return report_error(cmd, *e);
   ContextOptions co;
-  co.cuda_graph = o.cuda_graph;  // the cpu backend ignores it
+  co.cuda_graph = o.cuda_graph;  // the cpu backend ignores both
+  co.device_timing = true;
   const auto t_context = std::chrono::steady_clock::now();
   auto ctx = engine.create_context(co);
   if (!ctx.ok()) return report_error(cmd, {kExitRuntime, "cannot create a context: " + ctx.status().to_string()});
@@ -266,16 +280,18 @@ int run_command(const Options& opts) {
   }
   // Per-iteration host time around a synchronous run(). When runs become asynchronous on a
   // stream, the run must be followed by a synchronize inside the timed region.
-  std::vector<double> ms;
+  std::vector<double> ms, device_ms;
   ms.reserve(static_cast<size_t>(o.iterations));
+  device_ms.reserve(static_cast<size_t>(o.iterations));
   for (int64_t i = 0; i < o.iterations; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     Status s = ctx->run(feeds, outputs);
     const auto t1 = std::chrono::steady_clock::now();
     if (!s.ok()) return report_error(cmd, {kExitRuntime, "run " + std::to_string(i) + " failed: " + s.to_string()});
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (ctx->last_device_seconds() >= 0) device_ms.push_back(ctx->last_device_seconds() * 1e3);
   }
-  const LatencyStats st = summarize_latencies(ms);
+  const LatencyStats st = summarize_latencies(ms), dev = summarize_latencies(device_ms);
 
   std::vector<OutputReport> out_reports;
   std::set<std::string> taken;
@@ -294,9 +310,9 @@ int run_command(const Options& opts) {
 
   const std::string device = device_description(engine.options().backend);
   if (o.json)
-    std::fputs(report_json(o, device, batch, input_reports, st, out_reports, engine.memory(), prep).c_str(), stdout);
+    std::fputs(report_json(o, device, batch, input_reports, st, dev, out_reports, engine.memory(), prep).c_str(), stdout);
   else
-    print_text(o, device, batch, input_reports, st, out_reports, engine.memory(), prep);
+    print_text(o, device, batch, input_reports, st, dev, out_reports, engine.memory(), prep);
   return std::fflush(stdout) == 0 ? kExitOk : kExitRuntime;
 }
 

@@ -121,6 +121,10 @@ struct ContextOptions {
   // graph, and replay it in each run: one launch instead of one per kernel. Off launches kernel
   // by kernel, for comparison. The CPU backend ignores it.
   bool cuda_graph = true;
+  // Backend kCuda: time the device part of every run (from the first copy to the device to the
+  // last copy back) with a CUDA event pair: Context::last_device_seconds. Two event records per
+  // run; off by default. The CPU backend ignores it.
+  bool device_timing = false;
 };
 
 // The activation memory the planner fixed for max_batch, beside what it is measured against.
@@ -178,6 +182,9 @@ class Context {
 
   // Whether runs replay CUDA graphs (backend kCuda with ContextOptions::cuda_graph).
   bool uses_cuda_graph() const;
+  // The device time of the last successful run (ContextOptions::device_timing on a CUDA
+  // engine), in seconds; -1 when not measured.
+  double last_device_seconds() const;
 
  private:
   friend struct detail::EngineImpl;

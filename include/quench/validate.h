@@ -25,7 +25,8 @@ struct ValidateOptions {
   std::string samples_dir;
   std::vector<TensorMap> samples;
   int64_t max_samples = 0;  // 0: all
-  // Per-layer tolerance; 0 takes the engine precision's: fp32 1e-5, fp16 2e-3, int8 0.1.
+  // Per-layer tolerance; 0 takes the engine precision's: fp32 1e-5, fp16 2e-2, int8 0.1 (each
+  // layer's error accumulates from the inputs on).
   double tolerance = 0;
   // > 0: also the IoU of {ref > t} and {got > t} per output (probability maps, e.g. 0.3).
   double iou_threshold = 0;
@@ -48,7 +49,9 @@ struct LayerValidation {
   double rel_l2 = -1;      // -1: no reference tensor of that name
   double tolerance = 0;
   bool fails = false;      // rel_l2 > tolerance
-  double seconds = 0;      // median over the samples, from a timed run of every step
+  // Median over the samples, from a timed run of every step (CPU engines); on CUDA engines the
+  // step's median in a quench::profile of the first sample (CUDA events, step by step).
+  double seconds = 0;
 };
 
 struct ValidationReport {
@@ -59,7 +62,9 @@ struct ValidationReport {
   int64_t first_failing = -1;           // index into layers, -1 when none fails
 };
 
-// `reference`: the model `engine` was built from. The CPU backend only, for now.
+// `reference`: the model `engine` was built from. CPU and CUDA engines; a CUDA engine's tensors
+// come from one run without memory reuse (engine/cuda/debug_run.h), float16 values compared
+// as float32.
 Result<ValidationReport> validate(const Model& reference, const Engine& engine, const ValidateOptions& opt);
 
 }  // namespace quench

@@ -383,6 +383,18 @@ if run_cli 0 build "$cnn" --precision int8 --calib "$work/calib" --calib-method 
   run_cli 0 run "$work/i8.qplan" --json && check_py 'r = json.load(open(sys.argv[1])); assert r["precision"] == "int8", r' "$work/out"
   run_cli 0 run "$cnn" --precision int8 --calib-table "$work/t.txt" --iterations 2 || fail "run with --calib-table"
 fi
+# --backend cuda --precision int8: the CPU backend's INT8 build, then the CUDA backend (docs/cuda-backend.md).
+# Without a GPU the build gets as far as the device, every INT8 node prepared for its kernels.
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  run_cli 0 run "$cnn" --backend cuda --precision int8 --calib "$work/calib" --iterations 2 ||
+    fail "run --backend cuda --precision int8"
+else
+  # (stderr also has the calibration's progress line)
+  if run_cli 1 run "$cnn" --backend cuda --precision int8 --calib "$work/calib" --iterations 2; then
+    grep -qF "no CUDA device" "$work/err" || fail "run --backend cuda --precision int8: $(cat "$work/err")"
+    grep -q "calibration: 12/12 samples" "$work/err" || fail "run --backend cuda --precision int8 calibrated: $(cat "$work/err")"
+  fi
+fi
 expect_error 2 "no sample inputs" validate "$cnn"
 expect_error 2 "need --precision int8" build "$cnn" --calib "$work/calib" -o "$work/x.qplan"
 expect_error 1 "needs activation scales" run "$cnn" --precision int8

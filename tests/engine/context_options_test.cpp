@@ -23,6 +23,22 @@ TEST(ContextOptions, DefaultsAreOwnStreamAndGraphsOn) {
   const ContextOptions o;
   EXPECT_EQ(o.stream, nullptr);
   EXPECT_TRUE(o.cuda_graph);
+  EXPECT_FALSE(o.device_timing);
+}
+
+// Device timing is a CUDA measurement: a CPU context accepts the option and reports nothing.
+TEST(ContextOptions, CpuHasNoDeviceTime) {
+  auto engine = branchy_engine(1);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  ContextOptions o;
+  o.device_timing = true;
+  auto ctx = engine->create_context(o);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  EXPECT_EQ(ctx->last_device_seconds(), -1.0);
+  const TensorMap in{{"x", random_input({1, 3, 8, 8}, 7)}};
+  TensorMap out;
+  ASSERT_TRUE(ctx->run(in, out).ok());
+  EXPECT_EQ(ctx->last_device_seconds(), -1.0);
 }
 
 TEST(ContextOptions, CpuIgnoresCudaGraphAndGivesTheDefaultContextsBits) {

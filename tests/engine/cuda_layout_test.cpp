@@ -258,10 +258,11 @@ TEST(CudaLayout, ReduceRunsOnNhwcOnlyWhenTheKeptDimsKeepTheirOrder) {
 }
 
 TEST(CudaPrepare, UnsupportedFormNamesTheNode) {
-  // MatMul of two activations: the GEMM kernel takes a constant B only.
+  // MatMul of two activations whose leading dims broadcast in part ([2, 1] against [1, 3]):
+  // the batched kernel takes each operand's leading dims whole or all 1.
   ir::Graph g = GraphBuilder()
-                    .input("a", {4, 16})
-                    .input("b", {16, 8})
+                    .input("a", {2, 1, 4, 16})
+                    .input("b", {1, 3, 16, 8})
                     .node("mm", "MatMul", {"a", "b"}, {"y"})
                     .output("y")
                     .build();
@@ -271,6 +272,22 @@ TEST(CudaPrepare, UnsupportedFormNamesTheNode) {
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(b.status().message().find("MatMul node 'mm'"), std::string::npos) << b.status().to_string();
+  EXPECT_NE(b.status().message().find("broadcast in part"), std::string::npos) << b.status().to_string();
+}
+
+TEST(CudaPrepare, MatMulOfTwoActivationsIsBatched) {
+  // Attention's products: one operand broadcast ([1, 16, 8] to every head), any K.
+  ir::Graph g = GraphBuilder()
+                    .input("a", {3, 4, 15})
+                    .input("b", {1, 15, 8})
+                    .node("mm", "MatMul", {"a", "b"}, {"y"})
+                    .output("y")
+                    .build();
+  auto p = plan_of(g);
+  cuda::DeviceWeights weights;
+  auto b = cuda::prepare_batch(p, weights, 132);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_TRUE((*b)->prepared[0].weights.empty()) << "no weight: B is an activation";
 }
 
 TEST(CudaDevicePlan, Fp16SizesScratchStagingAndReuse) {

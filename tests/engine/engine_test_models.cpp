@@ -61,4 +61,31 @@ std::string branchy_model(int64_t hidden, int64_t fixed_batch) {
   return model(graph(p), 17).str();
 }
 
+std::string int8_chain_model() {
+  std::vector<Dim> x_dims{{-1, "N"}, {3, ""}, {8, ""}, {8, ""}};
+  GraphParts p;
+  p.initializers = {raw_tensor("W1", kFloat, {16, 3, 3, 3}, le_bytes(lcg_floats(16 * 27, 11))),
+                    raw_tensor("B1", kFloat, {16}, le_bytes(lcg_floats(16, 12))),
+                    raw_tensor("W2", kFloat, {16, 16, 1, 1}, le_bytes(lcg_floats(256, 13))),
+                    raw_tensor("B2", kFloat, {16}, le_bytes(lcg_floats(16, 14))),
+                    raw_tensor("W3", kFloat, {16, 1, 3, 3}, le_bytes(lcg_floats(144, 15))),
+                    raw_tensor("B3", kFloat, {16}, le_bytes(lcg_floats(16, 16))),
+                    raw_tensor("W4", kFloat, {8, 16, 3, 3}, le_bytes(lcg_floats(8 * 144, 17))),
+                    raw_tensor("B4", kFloat, {8}, le_bytes(lcg_floats(8, 18))),
+                    raw_tensor("lo", kFloat, {}, le_bytes(std::vector<float>{0.0f})),
+                    raw_tensor("hi", kFloat, {}, le_bytes(std::vector<float>{6.0f}))};
+  p.nodes = {node("Conv", {"x", "W1", "B1"}, {"c1"}, "conv1", {attr_ints("pads", {1, 1, 1, 1})}),
+             node("Relu", {"c1"}, {"a"}, "relu1"),
+             node("Conv", {"a", "W2", "B2"}, {"c2"}, "conv2"),
+             node("Add", {"c2", "a"}, {"s2"}, "add2"),
+             node("Relu", {"s2"}, {"b"}, "relu2"),
+             node("Conv", {"b", "W3", "B3"}, {"c3"}, "dw3", {attr_ints("pads", {1, 1, 1, 1}), attr_int("group", 16)}),
+             node("Clip", {"c3", "lo", "hi"}, {"d"}, "clip3"),
+             node("Conv", {"d", "W4", "B4"}, {"y"}, "conv4",
+                  {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {2, 2})})};
+  p.inputs = {value_info("x", kFloat, x_dims)};
+  p.outputs = {value_info("y", kFloat, {{-1, "N"}, {8, ""}, {4, ""}, {4, ""}})};
+  return model(graph(p), 17).str();
+}
+
 }  // namespace quench::testing

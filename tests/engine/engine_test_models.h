@@ -17,6 +17,14 @@ namespace quench::testing {
 // With `fixed_batch` > 0 the input declares that batch instead of a symbolic one.
 std::string branchy_model(int64_t hidden = 10, int64_t fixed_batch = 0);
 
+// A chain of convolutions that an INT8 build quantizes from end to end (every node becomes an
+// INT8 product; one Int8Quantize of x, the last product dequantizes in its epilogue):
+//   x [N,3,8,8] -> Conv 3x3 pad 1 (16) -> Relu = a
+//     -> Conv 1x1 (16) -> Add a -> Relu = b            (a residual block)
+//     -> depthwise Conv 3x3 pad 1 group 16 -> Clip(0, 6) = d
+//     -> Conv 3x3 stride 2 pad 1 (8) = y [N,8,4,4]
+std::string int8_chain_model();
+
 // Deterministic values in [-1, 1].
 std::vector<float> lcg_floats(size_t n, uint32_t seed);
 Tensor random_input(Shape shape, uint32_t seed);

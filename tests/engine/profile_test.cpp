@@ -186,7 +186,9 @@ TEST(Profile, BadOptionsAreErrors) {
   EXPECT_EQ(profile(*engine, opt).status().code(), StatusCode::kInvalidArgument);
   // The CUDA ceilings are measured on a GPU (tests/gpu checks their values); without one they say so.
   auto cuda = device_ceilings(Backend::kCuda);
-  if (!cuda.ok()) EXPECT_EQ(cuda.status().code(), StatusCode::kUnavailable) << cuda.status().to_string();
+  if (!cuda.ok()) {
+    EXPECT_EQ(cuda.status().code(), StatusCode::kUnavailable) << cuda.status().to_string();
+  }
 }
 
 // The profiled run computes what run() computes, and insists on one slot per step.

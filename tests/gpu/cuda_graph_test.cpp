@@ -10,6 +10,8 @@
 //   StepByStepEnqueueMatchesTheRun      the executor's pieces (enqueue_inputs, enqueue_step with
 //                                       an event after every step, enqueue_outputs), as a
 //                                       profiler calls them, give the run's bits
+//   DeviceTimingMeasuresEachRun         ContextOptions::device_timing: a positive device time per
+//                                       run, under the host's, outputs unchanged
 //   FirstRunIsNotSlowerThanLaterRuns    create_context did the lazy work (module loading, graph
 //                                       upload): the first run is within a loose bound of the
 //                                       median of the next 100
@@ -164,6 +166,30 @@ TEST_F(CudaGraph, AThousandRunsGiveIdenticalOutputs) {
     if (!same_bits(outs[b - 1], first[b - 1])) ++mismatches;
   }
   EXPECT_EQ(mismatches, 0) << "of 1000 runs";
+}
+
+// ContextOptions::device_timing: every run's device part is timed, with graphs on and off, the
+// outputs stay the same bits, and the device time is under the host's time around the run.
+TEST_F(CudaGraph, DeviceTimingMeasuresEachRun) {
+  const auto want = eager_outputs();
+  for (bool graphs : {true, false}) {
+    ContextOptions co;
+    co.cuda_graph = graphs;
+    co.device_timing = true;
+    auto ctx = engine_.create_context(co);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+    EXPECT_EQ(ctx->last_device_seconds(), -1.0) << "no run yet";
+    for (int b = 1; b <= kMaxBatch; ++b) {
+      TensorMap got;
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = ctx->run(inputs_[b - 1], got);
+      const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ASSERT_TRUE(st.ok()) << st.to_string();
+      EXPECT_TRUE(same_bits(got, want[b - 1])) << "batch " << b << ", graphs " << graphs;
+      EXPECT_GT(ctx->last_device_seconds(), 0) << "batch " << b;
+      EXPECT_LT(ctx->last_device_seconds(), host) << "batch " << b;
+    }
+  }
 }
 
 TEST_F(CudaGraph, StepByStepEnqueueMatchesTheRun) {

@@ -1,17 +1,17 @@
-#include "engine/profiler/event_timer.h"
+#include "engine/cuda/event_timer.h"
 
 #include <utility>
 
 #include "engine/cuda/device_memory.h"
 
-namespace quench::profiler {
+namespace quench::cuda {
 
 Result<EventTimer> EventTimer::create(size_t events) {
   EventTimer t;
   t.events_.reserve(events);
   for (size_t i = 0; i < events; ++i) {
     cudaEvent_t e = nullptr;
-    QUENCH_TRY(cuda::check(cudaEventCreate(&e), "cudaEventCreate"));
+    QUENCH_TRY(check(cudaEventCreate(&e), "cudaEventCreate"));
     t.events_.push_back(e);
   }
   return t;
@@ -36,16 +36,16 @@ void EventTimer::destroy() {
 
 Status EventTimer::record(size_t i, cudaStream_t stream) {
   if (i >= events_.size()) return error(StatusCode::kInternal, "event ", i, " of ", events_.size());
-  return cuda::check(cudaEventRecord(events_[i], stream), "cudaEventRecord");
+  return check(cudaEventRecord(events_[i], stream), "cudaEventRecord");
 }
 
 Result<double> EventTimer::seconds_between(size_t from, size_t to) {
   if (from >= events_.size() || to >= events_.size())
     return error(StatusCode::kInternal, "events ", from, " and ", to, " of ", events_.size());
-  QUENCH_TRY(cuda::check(cudaEventSynchronize(events_[to]), "cudaEventSynchronize"));
+  QUENCH_TRY(check(cudaEventSynchronize(events_[to]), "cudaEventSynchronize"));
   float ms = 0;
-  QUENCH_TRY(cuda::check(cudaEventElapsedTime(&ms, events_[from], events_[to]), "cudaEventElapsedTime"));
+  QUENCH_TRY(check(cudaEventElapsedTime(&ms, events_[from], events_[to]), "cudaEventElapsedTime"));
   return static_cast<double>(ms) * 1e-3;
 }
 
-}  // namespace quench::profiler
+}  // namespace quench::cuda

@@ -10,7 +10,7 @@
 
 #include "quench/status.h"
 
-namespace quench::profiler {
+namespace quench::cuda {
 
 class EventTimer {
  public:
@@ -32,4 +32,4 @@ class EventTimer {
   std::vector<cudaEvent_t> events_;
 };
 
-}  // namespace quench::profiler
+}  // namespace quench::cuda
