@@ -1,14 +1,21 @@
 // The CUDA kernels for the convolution family (ops/conv.cpp, ops/fused_conv.cpp):
 //
 //   Conv, FusedConv    one stage
-//   DwPwConv           depthwise stage -> arena workspace -> pointwise stage
-//   InvertedResidual   expand -> workspace -> depthwise -> workspace -> project
+//   DwPwConv           one kernels/fused/dw_pw launch (the depthwise output stays on chip) when
+//                      that kernel accepts the shapes; else depthwise stage -> arena workspace ->
+//                      pointwise stage
+//   InvertedResidual   expand -> workspace -> one dw_pw launch (depthwise + project) when that
+//                      kernel accepts the shapes; else expand -> workspace -> depthwise ->
+//                      workspace -> project
 //
 // A stage is a 2-D convolution on NHWC float16. Depthwise stages (group = C = Cout, square 3x3
 // or 5x5 kernel, equal strides 1 or 2, no dilation) run kernels/depthwise; every other stage
 // runs kernels/conv, whose own plan picks the 1x1 GEMM path, the vectorized or the general
-// implicit GEMM. The fused ops run as their stages in sequence for now (issue 5 fuses them
-// into one kernel); the intermediates live in the node's arena workspace.
+// implicit GEMM. A depthwise stage followed by the node's last, pointwise stage (all of DwPwConv,
+// InvertedResidual's depthwise + project) runs as one fused kernel when kernels/fused/dw_pw's
+// can_implement accepts its shapes (C % 8 == 0, square 3x3/5x5, stride 1 or 2, no dilation),
+// reading the same packed weights as the stages; otherwise the stages run in sequence. The
+// stored intermediates live in the node's arena workspace.
 //
 // Weights are transformed once at build: kernels/conv's packed [Cout][KH][KW][Cin/g] rows or
 // depthwise [KH][KW][C], biases in float32. A HardSigmoid activation without a residual
@@ -20,6 +27,7 @@
 
 #include "kernels/conv/conv.cuh"
 #include "kernels/depthwise/depthwise.cuh"
+#include "kernels/fused/dw_pw.cuh"
 #include "ops/conv.h"
 #include "ops/gpu_util.h"
 #include "ops/op_util.h"
@@ -29,6 +37,7 @@ namespace {
 
 namespace kc = kernels::conv;
 namespace kd = kernels::depthwise;
+namespace kf = kernels::dw_pw;
 
 constexpr StageAttrs kDw{"dw_activation", "dw_activation_alpha", "dw_activation_beta"};
 constexpr StageAttrs kPw{"pw_activation", "pw_activation_alpha", "pw_activation_beta"};
@@ -198,7 +207,50 @@ struct Geometry {
   std::vector<Stage> stages;
   std::vector<size_t> region;  // workspace offset of each stage's output (all but the last)
   size_t workspace = 0;
+  // The depthwise stage that runs fused with the pointwise stage after it (the node's last) as
+  // one kernels/fused/dw_pw launch, its output never stored; none when the kernel refuses them.
+  static constexpr size_t kNone = SIZE_MAX;
+  size_t fused = kNone;
 };
+
+// The fused depthwise-separable kernel's arguments for a depthwise stage and the pointwise stage
+// after it (pointers unset).
+kf::DwPwArgs<__half> fused_args(const Stage& dw, const Stage& pw) {
+  kf::DwPwArgs<__half> a;
+  a.n = dw.shape.n;
+  a.h = dw.shape.h;
+  a.w = dw.shape.w;
+  a.c = dw.shape.c;
+  a.out_c = pw.shape.out_c;
+  a.kernel = dw.shape.kernel_h;
+  a.stride = dw.shape.stride_h;
+  a.dilation = dw.shape.dilation_h;
+  a.pad_top = dw.shape.pad_top;
+  a.pad_left = dw.shape.pad_left;
+  a.pad_bottom = dw.shape.pad_bottom;
+  a.pad_right = dw.shape.pad_right;
+  a.dw_epilogue = dw.epilogue;
+  a.ldw = kc::packed_k(pw.shape);
+  a.epilogue = pw.epilogue;
+  return a;
+}
+
+// Which depthwise stage runs fused with the final pointwise stage: DwPwConv's first, or
+// InvertedResidual's second (its expand stage stays a separate launch), when the fused kernel
+// accepts the shapes. Decided on the shapes alone (stand-in pointers, all aligned), so that
+// prepare and bind agree; bind checks the real pointers again.
+size_t fused_stage(std::string_view op, const std::vector<Stage>& stages) {
+  size_t i = Geometry::kNone;
+  if (op == "DwPwConv" && stages.size() == 2) i = 0;
+  if (op == "InvertedResidual" && stages.size() == 3) i = 1;
+  if (i == Geometry::kNone || !stages[i].depthwise || stages[i + 1].depthwise) return Geometry::kNone;
+  kf::DwPwArgs<__half> a = fused_args(stages[i], stages[i + 1]);
+  a.x = probe_ptr<__half>(0);
+  a.y = probe_ptr<__half>(1);
+  a.dw_weight = probe_ptr<__half>(2);
+  a.pw_weight = probe_ptr<__half>(3);
+  return kf::can_implement(a).ok() ? i : Geometry::kNone;
+}
 
 Result<Geometry> geometry(const NodeDesc& n, std::span<const GpuValueDesc> in) {
   if (in[0].layout != GpuLayout::kNHWC || in[0].shape.size() != 4)
@@ -213,14 +265,17 @@ Result<Geometry> geometry(const NodeDesc& n, std::span<const GpuValueDesc> in) {
   for (size_t i = 0; i < specs.size(); ++i) {
     QUENCH_ASSIGN(Stage s, make_stage(n, x, in[specs[i].weight], specs[i], residual, after != 0));
     x = {s.shape.n, s.shape.out_c, s.out_h, s.out_w};
-    if (!specs[i].last) {
-      geo.region.push_back(geo.workspace);
-      geo.workspace += align_up_256(static_cast<size_t>(s.out_numel()) * sizeof(__half));
-    }
     geo.stages.push_back(s);
   }
   if (residual && (in[r].layout != GpuLayout::kNHWC || in[r].shape != x))
     return gpu_unsupported(n, "a residual input of another shape or layout");
+  geo.fused = fused_stage(n.op_type, geo.stages);
+  // Workspace regions for the intermediates that are stored: every stage's output but the last
+  // and the fused depthwise stage's.
+  for (size_t i = 0; i + 1 < geo.stages.size(); ++i) {
+    geo.region.push_back(geo.workspace);
+    if (i != geo.fused) geo.workspace += align_up_256(static_cast<size_t>(geo.stages[i].out_numel()) * sizeof(__half));
+  }
   return geo;
 }
 
@@ -235,9 +290,11 @@ Status prepare(const GpuPrepareArgs& a, GpuPrepared& out) {
   for (size_t i = 0; i < geo.stages.size(); ++i) {
     const Stage& s = geo.stages[i];
     const GpuValueDesc* b = has(a.inputs, specs[i].bias) ? &a.inputs[specs[i].bias] : nullptr;
+    // The same packed weights serve the fused kernel and the stages.
     QUENCH_TRY(prepare_weights(n, s, a.inputs[specs[i].weight], b, a.weights, out));
     out.claim(specs[i].weight);
     if (b) out.claim(specs[i].bias);
+    if (geo.fused != Geometry::kNone && (i == geo.fused || i == geo.fused + 1)) continue;  // checked by fused_stage
     // The kernels' own contracts, on the shapes (pointers are stand-ins: nothing runs).
     if (s.depthwise) {
       kd::DepthwiseArgs<__half> d = depthwise_args(s);
@@ -258,10 +315,13 @@ Status prepare(const GpuPrepareArgs& a, GpuPrepared& out) {
   return {};
 }
 
+enum class StageKernel { kDepthwise, kConv, kFused };
+
 struct BoundStage {
-  bool depthwise = false;
+  StageKernel kernel = StageKernel::kConv;
   kc::ConvArgs<__half> conv;
   kd::DepthwiseArgs<__half> dw;
+  kf::DwPwArgs<__half> fused;
 };
 
 Result<GpuLaunch> bind(const GpuBindArgs& a) {
@@ -273,13 +333,27 @@ Result<GpuLaunch> bind(const GpuBindArgs& a) {
   const __half* x = half_ptr(a.inputs[0].data);
   for (size_t i = 0; i < geo.stages.size(); ++i) {
     const Stage& s = geo.stages[i];
+    BoundStage bs;
+    if (i == geo.fused) {  // this depthwise stage and the last, pointwise one: one launch
+      bs.kernel = StageKernel::kFused;
+      bs.fused = fused_args(s, geo.stages[i + 1]);
+      bs.fused.x = x;
+      bs.fused.dw_weight = static_cast<const __half*>(a.weights[2 * i]);
+      bs.fused.dw_bias = static_cast<const float*>(a.weights[2 * i + 1]);
+      bs.fused.pw_weight = static_cast<const __half*>(a.weights[2 * i + 2]);
+      bs.fused.pw_bias = static_cast<const float*>(a.weights[2 * i + 3]);
+      bs.fused.residual = residual;
+      bs.fused.y = half_ptr(a.outputs[0].data);
+      QUENCH_TRY(kf::can_implement(bs.fused).with_context(n.where()));
+      bound.push_back(bs);
+      break;
+    }
     const bool last = i + 1 == geo.stages.size();
     __half* y = last ? half_ptr(a.outputs[0].data) : half_ptr(static_cast<std::byte*>(a.workspace) + geo.region[i]);
     const auto* w = static_cast<const __half*>(a.weights[2 * i]);
     const auto* b = static_cast<const float*>(a.weights[2 * i + 1]);
-    BoundStage bs;
-    bs.depthwise = s.depthwise;
     if (s.depthwise) {
+      bs.kernel = StageKernel::kDepthwise;
       bs.dw = depthwise_args(s);
       bs.dw.x = x;
       bs.dw.weight = w;
@@ -288,6 +362,7 @@ Result<GpuLaunch> bind(const GpuBindArgs& a) {
       bs.dw.y = y;
       QUENCH_TRY(kd::can_implement(bs.dw).with_context(n.where()));
     } else {
+      bs.kernel = StageKernel::kConv;
       bs.conv = conv_args(s);
       bs.conv.x = x;
       bs.conv.weight = w;
@@ -306,10 +381,10 @@ Result<GpuLaunch> bind(const GpuBindArgs& a) {
   void* ws = a.persistent;
   return GpuLaunch([bound = std::move(bound), ws](cudaStream_t stream) -> Status {
     for (const BoundStage& s : bound) {
-      if (s.depthwise) {
-        QUENCH_TRY(kd::run(s.dw, nullptr, stream));
-      } else {
-        QUENCH_TRY(kc::run(s.conv, ws, stream));
+      switch (s.kernel) {
+        case StageKernel::kDepthwise: QUENCH_TRY(kd::run(s.dw, nullptr, stream)); break;
+        case StageKernel::kConv: QUENCH_TRY(kc::run(s.conv, ws, stream)); break;
+        case StageKernel::kFused: QUENCH_TRY(kf::run(s.fused, nullptr, stream)); break;
       }
     }
     return {};

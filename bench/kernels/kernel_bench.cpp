@@ -30,6 +30,7 @@
 
 #include "bench/kernels/bench_util.h"
 #include "bench/kernels/conv_bench.h"
+#include "bench/kernels/dw_pw_bench.h"
 #include "bench/kernels/int8_bench.h"
 #include "bench/kernels/memory_bound_bench.h"
 #include "kernels/depthwise/depthwise.cuh"
@@ -602,6 +603,7 @@ void register_all() {
   register_conv_benchmarks();  // conv_bench.cpp
   register_memory_bound_benchmarks();  // memory_bound_bench.cpp
   register_int8_benchmarks();  // int8_bench.cpp
+  register_dw_pw_benchmarks();  // dw_pw_bench.cpp
 }
 
 }  // namespace
