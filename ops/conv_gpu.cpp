@@ -29,6 +29,7 @@
 #include "kernels/depthwise/depthwise.cuh"
 #include "kernels/fused/dw_pw.cuh"
 #include "ops/conv.h"
+#include "ops/conv_gpu_shape.h"
 #include "ops/gpu_util.h"
 #include "ops/op_util.h"
 
@@ -90,31 +91,11 @@ Result<Stage> make_stage(const NodeDesc& n, const Shape& x, const GpuValueDesc& 
   } else {
     QUENCH_ASSIGN(g, conv_geometry(n, x, w.shape));
   }
-  if (g.win.rank != 2) return gpu_unsupported(n, "a convolution over ", g.win.rank, " spatial dims (2-D only)");
   Stage s;
-  s.shape.n = g.batch;
-  s.shape.h = g.win.in[0];
-  s.shape.w = g.win.in[1];
-  s.shape.c = g.in_ch;
-  s.shape.out_c = g.out_ch;
-  s.shape.kernel_h = static_cast<int>(g.win.kernel[0]);
-  s.shape.kernel_w = static_cast<int>(g.win.kernel[1]);
-  s.shape.stride_h = static_cast<int>(g.win.stride[0]);
-  s.shape.stride_w = static_cast<int>(g.win.stride[1]);
-  s.shape.dilation_h = static_cast<int>(g.win.dilation[0]);
-  s.shape.dilation_w = static_cast<int>(g.win.dilation[1]);
-  s.shape.pad_top = static_cast<int>(g.win.pad_begin[0]);
-  s.shape.pad_left = static_cast<int>(g.win.pad_begin[1]);
-  s.shape.pad_bottom = static_cast<int>(g.win.pad_end[0]);
-  s.shape.pad_right = static_cast<int>(g.win.pad_end[1]);
-  s.shape.groups = static_cast<int>(g.group);
+  QUENCH_ASSIGN(s.shape, kernel_conv_shape(n, g));
   s.out_h = g.win.out[0];
   s.out_w = g.win.out[1];
-  if (kc::out_h(s.shape) != s.out_h || kc::out_w(s.shape) != s.out_w)
-    return gpu_unsupported(n, "this padding (the kernels' output size differs from ONNX's)");
-  s.depthwise = g.group == g.in_ch && g.out_ch == g.in_ch && g.in_ch > 1 && s.shape.kernel_h == s.shape.kernel_w &&
-                (s.shape.kernel_h == 3 || s.shape.kernel_h == 5) && s.shape.stride_h == s.shape.stride_w &&
-                (s.shape.stride_h == 1 || s.shape.stride_h == 2) && s.shape.dilation_h == 1 && s.shape.dilation_w == 1;
+  s.depthwise = depthwise_form(s.shape);
 
   QUENCH_ASSIGN(Activation act, read_activation(n, spec.act));
   const bool has_residual = spec.last && residual;

@@ -33,6 +33,7 @@
 #include "kernels/quant/int8_epilogue.cuh"
 #include "kernels/quant/int8_gemm.cuh"
 #include "ops/conv.h"
+#include "ops/conv_gpu_shape.h"
 #include "ops/gpu_util.h"
 #include "ops/op_util.h"
 #include "ops/quant_epilogue.h"
@@ -69,31 +70,8 @@ Result<Product> conv_product(const NodeDesc& n, std::span<const GpuValueDesc> in
     return gpu_unsupported(n, "an INT8 convolution over a ", in[0].shape.size(), "-D ",
                            gpu_layout_name(in[0].layout), " input (2-D NHWC only)");
   QUENCH_ASSIGN(ConvGeom g, conv_geometry(n, in[0].shape, in[1].shape));
-  if (g.win.rank != 2) return gpu_unsupported(n, "an INT8 convolution over ", g.win.rank, " spatial dims (2-D only)");
-  kqc::ConvShape& s = p.shape;
-  s.n = g.batch;
-  s.h = g.win.in[0];
-  s.w = g.win.in[1];
-  s.c = g.in_ch;
-  s.out_c = g.out_ch;
-  s.kernel_h = static_cast<int>(g.win.kernel[0]);
-  s.kernel_w = static_cast<int>(g.win.kernel[1]);
-  s.stride_h = static_cast<int>(g.win.stride[0]);
-  s.stride_w = static_cast<int>(g.win.stride[1]);
-  s.dilation_h = static_cast<int>(g.win.dilation[0]);
-  s.dilation_w = static_cast<int>(g.win.dilation[1]);
-  s.pad_top = static_cast<int>(g.win.pad_begin[0]);
-  s.pad_left = static_cast<int>(g.win.pad_begin[1]);
-  s.pad_bottom = static_cast<int>(g.win.pad_end[0]);
-  s.pad_right = static_cast<int>(g.win.pad_end[1]);
-  s.groups = static_cast<int>(g.group);
-  if (kernels::conv::out_h(s) != g.win.out[0] || kernels::conv::out_w(s) != g.win.out[1])
-    return gpu_unsupported(n, "this padding (the kernels' output size differs from ONNX's)");
-  // The FP16 backend's depthwise rule (ops/conv_gpu.cpp).
-  const bool depthwise = g.group == g.in_ch && g.out_ch == g.in_ch && g.in_ch > 1 && s.kernel_h == s.kernel_w &&
-                         (s.kernel_h == 3 || s.kernel_h == 5) && s.stride_h == s.stride_w &&
-                         (s.stride_h == 1 || s.stride_h == 2) && s.dilation_h == 1 && s.dilation_w == 1;
-  p.kind = depthwise ? Kind::kDepthwise : Kind::kConv;
+  QUENCH_ASSIGN(p.shape, kernel_conv_shape(n, g));
+  p.kind = depthwise_form(p.shape) ? Kind::kDepthwise : Kind::kConv;
   p.channels = g.out_ch;
   return p;
 }
