@@ -52,6 +52,8 @@ int64_t packed_weight_count(const ConvShape& s);
 // Host: ONNX INT8 [out_c][c/groups][kernel_h][kernel_w] -> packed [out_c][packed_k(s)].
 Status pack_weights(const ConvShape& s, const int8_t* onnx_weight, int8_t* packed);
 
+// Out: int8_t or __half (the CUDA backend runs float layers in FP16, so no FP32 output is compiled;
+// docs/decisions.md).
 template <class Out>
 struct ConvArgs {
   ConvShape shape;

@@ -4,7 +4,8 @@
 //   y[n, oh, ow, c] = epilogue(sum_{i,j} x[n, oh*s - pad_top + i, ow*s - pad_left + j, c] * w[i, j, c])
 //
 // x is INT8 [N, H, W, C], w INT8 [K, K, C] (channels innermost: ONNX's [C, 1, K, K] reordered once
-// on the host), y and the residual [N, OH, OW, C] of the output type Out (int8_t, float, __half).
+// on the host), y and the residual [N, OH, OW, C] of the output type Out (int8_t or __half:
+// the CUDA backend runs float layers in FP16, so no FP32 output is compiled; docs/decisions.md).
 // Kernels 3x3 and 5x5, stride 1 or 2 (the same along H and W), any padding. The products are
 // summed in INT32 (exact: at most 25 * 128 * 128). Vectorized along channels: 8 channels (8 bytes)
 // per thread when C % 8 == 0, else 4, else 1.

@@ -5,7 +5,8 @@
 // X is row-major INT8 [M, ldx] (NHWC activations viewed as [N*H*W, C]), W is the packed weight
 // [N, packed_k(K)] (pack_weights: ONNX Gemm's B in either layout, or Conv weight rows, K rounded
 // up to 16 with zeros), y and the residual row-major [M, ldy] / [M, ldr] of the output type Out
-// (int8_t, float or __half). mma.sync m16n8k32 (s8.s8.s32), ldmatrix from swizzled shared memory,
+// (int8_t or __half: the CUDA backend runs float layers in FP16, so no FP32 output is compiled;
+// docs/decisions.md). mma.sync m16n8k32 (s8.s8.s32), ldmatrix from swizzled shared memory,
 // a multi-stage cp.async pipeline and serial split K: the FP16 GEMM's pipeline
 // (kernels/common/mma_pipeline.cuh) and loader (kernels/gemm/gemm_loader.cuh) on bytes.
 //

@@ -74,17 +74,6 @@ std::string case_name(const Int8ConvCase& c) {
   return os.str();
 }
 
-template <class F>
-void with_output(Output out, F&& f) {
-  if (out == Output::kInt8) {
-    f(int8_t{});
-  } else if (out == Output::kFloat32) {
-    f(float{});
-  } else {
-    f(__half{});
-  }
-}
-
 class Int8ConvTest : public GpuTest, public ::testing::WithParamInterface<Int8ConvCase> {};
 
 TEST_P(Int8ConvTest, BitExactAgainstCpuInt8ReferenceOnEveryPathAndTile) {
@@ -108,7 +97,6 @@ TEST_P(Int8ConvTest, BitExactAgainstCpuInt8ReferenceOnEveryPathAndTile) {
   const std::vector<int32_t> bias = random_int32(static_cast<size_t>(s.out_c), rng, -sc.bias_range, sc.bias_range);
   const std::vector<int8_t> res8 = random_int8(static_cast<size_t>(pixels * ldy), rng);
   const std::vector<uint16_t> res16 = random_half(static_cast<size_t>(pixels * ldy), rng, -3.0f, 3.0f);
-  const std::vector<float> res32 = random_float(static_cast<size_t>(pixels * ldy), rng, -3.0f, 3.0f);
 
   int8::EpilogueSpec spec;
   spec.x_scale = sc.x_scale;
@@ -136,7 +124,7 @@ TEST_P(Int8ConvTest, BitExactAgainstCpuInt8ReferenceOnEveryPathAndTile) {
       const size_t src = static_cast<size_t>(p * ldy + o);
       order[e] = r;
       res8_nchw[r] = res8[src];
-      res_float[e] = c.out == Output::kFloat16 ? half_to_float(res16[src]) : res32[src];
+      res_float[e] = half_to_float(res16[src]);
       res_float_nchw[r] = res_float[e];
     }
   }
@@ -181,7 +169,6 @@ TEST_P(Int8ConvTest, BitExactAgainstCpuInt8ReferenceOnEveryPathAndTile) {
     std::vector<uint8_t> raw(dres.size());
     if (c.out == Output::kInt8) std::memcpy(raw.data(), res8.data(), raw.size());
     if (c.out == Output::kFloat16) std::memcpy(raw.data(), res16.data(), raw.size());
-    if (c.out == Output::kFloat32) std::memcpy(raw.data(), res32.data(), raw.size());
     ASSERT_TRUE(cuda_ok(dres.upload(raw), "upload residual"));
   }
   std::vector<size_t> inside, outside;
@@ -191,7 +178,7 @@ TEST_P(Int8ConvTest, BitExactAgainstCpuInt8ReferenceOnEveryPathAndTile) {
 
   int sms = 0;
   ASSERT_TRUE(cuda_ok(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "SM count"));
-  with_output(c.out, [&](auto tag) {
+  with_kernel_output(c.out, [&](auto tag) {
     using Out = decltype(tag);
     qconv::ConvArgs<Out> args;
     args.shape = s;
@@ -292,7 +279,7 @@ std::vector<Int8ConvCase> shape_cases() {
       {1, 10, 10, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 0, 0},   // depthwise as a grouped conv
   };
   const auto acts = int8_activations();
-  const Output outs[] = {Output::kInt8, Output::kInt8, Output::kFloat32, Output::kInt8, Output::kFloat16};
+  const Output outs[] = {Output::kInt8, Output::kInt8, Output::kFloat16, Output::kInt8, Output::kFloat16};
   std::vector<Int8ConvCase> out;
   for (size_t i = 0; i < shapes.size(); ++i) {
     Int8ConvCase c = make_case(shapes[i]);
@@ -311,7 +298,7 @@ std::vector<Int8ConvCase> epilogue_cases() {
   std::vector<Int8ConvCase> out;
   for (const S& base : {S{3, 12, 12, 64, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0},
                         S{2, 11, 13, 7, 19, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 1, 0, 0}}) {
-    for (Output o : {Output::kInt8, Output::kFloat32, Output::kFloat16}) {
+    for (Output o : {Output::kInt8, Output::kFloat16}) {
       for (const auto& a : int8_activations()) {
         for (bool after : {false, true}) {
           if (after && o == Output::kInt8) continue;

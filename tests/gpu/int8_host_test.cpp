@@ -97,17 +97,19 @@ TEST(Int8Arguments, GemmRejectsWhatTheKernelCannotRun) {
   EXPECT_EQ(qgemm::can_implement(bad).code(), StatusCode::kInvalidArgument);
 
   // The epilogue's output type must be the buffer's.
-  qgemm::GemmArgs<float> f;
+  qgemm::GemmArgs<__half> f;
   f.m = 4;
   f.n = 8;
   f.k = 16;
   f.x = g_bytes;
   f.w = g_bytes;
-  f.y = g_floats;
+  f.y = reinterpret_cast<__half*>(g_floats);
   f.channel_table = g_table;
   f.epilogue = host_epilogue(8);
   EXPECT_EQ(qgemm::can_implement(f).code(), StatusCode::kInvalidArgument);
   f.epilogue = host_epilogue(8, int8::Output::kFloat32);
+  EXPECT_EQ(qgemm::can_implement(f).code(), StatusCode::kInvalidArgument);
+  f.epilogue = host_epilogue(8, int8::Output::kFloat16);
   EXPECT_TRUE(qgemm::can_implement(f).ok()) << qgemm::can_implement(f).message();
 }
 

@@ -27,6 +27,17 @@ using kernels::int8::Output;
 // value, 127; 0xFF is -1 and a NaN for FP16 and FP32).
 inline constexpr int kInt8Poisons[2] = {0x7F, 0xFF};
 
+// Calls f with a value of the element type the INT8 GEMM, convolution and depthwise kernels write
+// for `out`: int8_t or __half (the CUDA backend runs float layers in FP16; docs/decisions.md).
+template <class F>
+void with_kernel_output(Output out, F&& f) {
+  if (out == Output::kInt8) {
+    f(int8_t{});
+  } else {
+    f(__half{});
+  }
+}
+
 std::vector<int8_t> random_int8(size_t count, std::mt19937_64& rng, int lo = -128, int hi = 127);
 std::vector<int32_t> random_int32(size_t count, std::mt19937_64& rng, int32_t lo, int32_t hi);
 // Positive scales, log-uniform in [lo, hi].
