@@ -70,6 +70,8 @@ Status EngineImpl::finish() {
 
 Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   if (opt.max_batch < 1) return error(StatusCode::kInvalidArgument, "max_batch must be at least 1, got ", opt.max_batch);
+  if (opt.cuda_streams < 1 || opt.cuda_streams > kMaxCudaStreams)
+    return error(StatusCode::kInvalidArgument, "cuda_streams must be in 1..", kMaxCudaStreams, ", got ", opt.cuda_streams);
   // INT8 on the GPU: the CPU backend's INT8 build (calibration, sensitivity, quantization pass)
   // below, then the quantized plans go to the CUDA backend, float layers in FP16 (ops/quant_gpu.cpp).
   if (opt.backend == Backend::kCuda && opt.precision == Precision::kFP32)
@@ -114,7 +116,7 @@ Result<Engine> EngineImpl::make(const Model& m, const BuildOptions& opt) {
   }
   QUENCH_TRY(impl->finish());
   if (opt.backend == Backend::kCuda) {  // the same plans, prepared and uploaded for the GPU
-    QUENCH_ASSIGN(impl->cuda, cuda::build_cuda_engine(impl->plans, impl->source));
+    QUENCH_ASSIGN(impl->cuda, cuda::build_cuda_engine(impl->plans, impl->source, opt.cuda_streams));
     impl->memory = cuda::memory_report(*impl->cuda);
   }
   return wrap(std::move(impl));

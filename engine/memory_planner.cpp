@@ -24,8 +24,9 @@ struct Membership {
 
 // Places `buffers` in `order`, each into a gap among the placed buffers whose lifetimes
 // overlap its own: the tightest gap that fits, or the lowest one. Returns the arena size.
+// `apart[a][b]`, when not empty: buffers a and b may not share bytes whatever their lifetimes.
 int64_t place_buffers(const std::vector<Buffer>& buffers, const std::vector<int>& order, int64_t alignment,
-                      bool tightest, std::vector<int64_t>* offsets) {
+                      bool tightest, const std::vector<std::vector<bool>>& apart, std::vector<int64_t>* offsets) {
   offsets->assign(buffers.size(), 0);
   int64_t arena = 0;
   std::vector<int> placed;
@@ -36,7 +37,8 @@ int64_t place_buffers(const std::vector<Buffer>& buffers, const std::vector<int>
     busy.clear();
     for (int pi : placed) {
       const Buffer& p = buffers[pi];
-      if (p.first <= b.last && b.first <= p.last) busy.push_back({(*offsets)[pi], (*offsets)[pi] + p.bytes});
+      const bool clash = (p.first <= b.last && b.first <= p.last) || (!apart.empty() && apart[pi][bi]);
+      if (clash) busy.push_back({(*offsets)[pi], (*offsets)[pi] + p.bytes});
     }
     std::sort(busy.begin(), busy.end());
     int64_t best = -1, best_gap = INT64_MAX, cursor = 0;
@@ -92,7 +94,8 @@ Result<std::pair<int, int64_t>> slice_root(std::span<const PlanTensor> ts, int i
 
 }  // namespace
 
-Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment) {
+Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment,
+                               const std::function<bool(int, int)>& concurrent) {
   QUENCH_TRY(check_inputs(ts, alignment));
   const int n = static_cast<int>(ts.size());
   MemoryPlan plan;
@@ -143,6 +146,19 @@ Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment
     }
   }
 
+  // Buffers holding tensors that may be in use at once (any pair of members) stay apart.
+  std::vector<std::vector<bool>> apart;
+  if (concurrent) {
+    std::vector<std::vector<int>> members(buffers.size());
+    for (int i = 0; i < n; ++i) members[member[i].buffer].push_back(i);
+    apart.assign(buffers.size(), std::vector<bool>(buffers.size(), false));
+    for (size_t a = 0; a < buffers.size(); ++a)
+      for (size_t b = a + 1; b < buffers.size(); ++b)
+        for (int x : members[a])
+          for (int y : members[b])
+            if (!apart[a][b] && concurrent(x, y)) apart[a][b] = apart[b][a] = true;
+  }
+
   // Greedy placement in several orders and two fit rules; the smallest arena wins. No one
   // order is best for every graph: size first suits wide networks, the live set at a buffer's
   // busiest step ("breadth") suits graphs whose peak is made of many mid-sized tensors.
@@ -169,7 +185,7 @@ Result<MemoryPlan> plan_memory(std::span<const PlanTensor> ts, int64_t alignment
   int64_t best_arena = INT64_MAX;
   auto try_order = [&](const std::vector<int>& order_b, bool tightest) {
     std::vector<int64_t> offsets;
-    const int64_t arena = place_buffers(buffers, order_b, alignment, tightest, &offsets);
+    const int64_t arena = place_buffers(buffers, order_b, alignment, tightest, apart, &offsets);
     if (arena >= best_arena) return false;
     best_arena = arena;
     best_offsets = std::move(offsets);

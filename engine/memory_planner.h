@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,7 +47,11 @@ struct MemoryPlan {
 // Places the tensors (greedy by size, best fit among the gaps left by tensors whose lifetimes
 // overlap). Fails with kInvalidArgument naming the tensor when the input is inconsistent
 // (negative size, first_step > last_step, slice outside its parent, chains of slices).
-Result<MemoryPlan> plan_memory(std::span<const PlanTensor> tensors, int64_t alignment = kArenaAlignment);
+// `concurrent(a, b)` (tensor indices), when given, says that a and b may be in use at the same time
+// although their lifetimes do not overlap (steps on different streams, engine/stream_schedule.h):
+// such tensors never share bytes either.
+Result<MemoryPlan> plan_memory(std::span<const PlanTensor> tensors, int64_t alignment = kArenaAlignment,
+                               const std::function<bool(int, int)>& concurrent = {});
 
 // Independent check of a plan: alignment, bounds, and no two tensors that are live at the
 // same step share bytes unless one is a slice of the other or an allowed in-place reuse.

@@ -3,6 +3,7 @@
 //   quench run MODEL [--backend cpu|cuda] [--precision fp32] [--batch N] [--cuda-graph on|off] ...
 //   quench build MODEL -o FILE.qplan [--batch N] [--precision P]
 //   quench profile MODEL [--batch N] [--top N] [--json] [--trace out.json] [--plot out.png]
+//   quench serve-bench MODEL [--backend cuda] [--batch N] [--clients N] [--workers N] ...
 // The commands live in examples/cli/; this file only dispatches.
 #include <cstdio>
 #include <cstring>
@@ -17,12 +18,13 @@ const char* const kMainUsage =
     "usage: quench COMMAND MODEL [options]\n"
     "\n"
     "commands:\n"
-    "  inspect   show a model's inputs, outputs, op histogram, parameters and per-layer FLOPs\n"
-    "  run       build an engine and time it on random or given inputs\n"
-    "  profile   time every layer: FLOPs, bytes, achieved rates and what bounds it\n"
-    "  build     build an engine and save it as a plan file (.qplan) that 'run' loads in milliseconds\n"
-    "  validate  compare an engine (e.g. INT8) with the FP32 reference on sample inputs, per output and per layer\n"
-    "  help      'quench help COMMAND' shows a command's options\n"
+    "  inspect      show a model's inputs, outputs, op histogram, parameters and per-layer FLOPs\n"
+    "  run          build an engine and time it on random or given inputs\n"
+    "  profile      time every layer: FLOPs, bytes, achieved rates and what bounds it\n"
+    "  build        build an engine and save it as a plan file (.qplan) that 'run' loads in milliseconds\n"
+    "  validate     compare an engine (e.g. INT8) with the FP32 reference on sample inputs, per output and per layer\n"
+    "  serve-bench  load-test the dynamic batcher: closed-loop clients, batched vs unbatched throughput and p99\n"
+    "  help         'quench help COMMAND' shows a command's options\n"
     "\n"
     "Exit codes: 0 success, 1 a runtime failure, 2 bad usage.\n";
 
@@ -54,6 +56,8 @@ const char* const kRunUsage =
     "  --backend cpu|cuda     where to run (default cpu)\n"
     "  --precision P          fp32 | fp16 | int8 (default fp32 on cpu, fp16 on cuda)\n"
     "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --streams N            cuda backend: spread independent branches over up to N CUDA streams\n"
+    "                         (1..16, default 1: every step in order on one stream)\n"
     "  --batch N              batch size (default 1, or the batch of --shape / --input)\n"
     "  --iterations N         timed runs (default 20)\n"
     "  --warmup N             untimed runs first (default 3)\n"
@@ -81,6 +85,8 @@ const char* const kBuildUsage =
     "  --backend cpu|cuda     the backend the plan is for (default cpu)\n"
     "  --precision P          fp32 | fp16 | int8 (default fp32 on cpu, fp16 on cuda)\n"
     "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --streams N            cuda backend: spread independent branches over up to N CUDA streams\n"
+    "                         (1..16, default 1: every step in order on one stream)\n"
     "  --batch N              largest batch the engine runs (default 1, or the --shape batch)\n"
     "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
     "  --json                 machine-readable report on stdout\n"
@@ -112,6 +118,8 @@ const char* const kProfileUsage =
     "  --backend cpu|cuda     where to run (default cpu)\n"
     "  --precision P          fp32 | fp16 | int8 (default fp32 on cpu, fp16 on cuda)\n"
     "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --streams N            cuda backend: spread independent branches over up to N CUDA streams\n"
+    "                         (1..16, default 1: every step in order on one stream)\n"
     "  --batch N              batch size (default 1, or the batch of --shape)\n"
     "  --shape NAME=DIMS      shape of an input whose dims the model leaves open (repeatable)\n"
     "  --iterations N         profiled and plain runs each (default 20)\n"
@@ -145,8 +153,47 @@ const char* const kValidateUsage =
     "  --iou-threshold T      also the IoU of {reference > T} and {engine > T} per output\n"
     "  --top N                layers in the table, largest errors (default 10)\n"
     "  --precision, --calib, --calib-table, --calib-method, --calib-samples, --int8-budget,\n"
-    "  --keep-float, --backend, --no-optimize, --batch, --shape: as for 'quench build'\n"
+    "  --keep-float, --backend, --no-optimize, --streams, --batch, --shape: as for 'quench build'\n"
     "  --json                 machine-readable report with every layer on stdout\n"
+    "  --help                 this text\n";
+
+const char* const kServeBenchUsage =
+    "usage: quench serve-bench MODEL|FILE.qplan [options]\n"
+    "\n"
+    "A closed-loop load test of quench::Batcher (docs/batching.md). Builds the engine (or loads a\n"
+    "plan file), then:\n"
+    "  1. one batch's compute: Context::run at the max batch, 3 warm-up and 20 timed runs; the\n"
+    "     median (host steady clock)\n"
+    "  2. batched: a Batcher with --batch, --max-delay-us, --preferred and --workers; --clients\n"
+    "     threads each send one single-sample request (random, seeded --seed + client index),\n"
+    "     wait for its result and send the next, --warmup-seconds untimed, then --seconds measured\n"
+    "  3. unbatched: the same clients and workers through a Batcher with max batch 1 and no delay\n"
+    "Reports per phase the requests completed in the measured window, throughput, request latency\n"
+    "(submit to result, requests submitted in the window; microseconds), queue wait and batch\n"
+    "sizes; then the throughput ratio batched/unbatched and whether the batched p99 is within the\n"
+    "delay plus one batch's compute. Exit code 1 when any request failed.\n"
+    "\n"
+    "options:\n"
+    "  --backend cpu|cuda     where to run (default cpu)\n"
+    "  --precision P          fp32 | fp16 | int8 (default fp32 on cpu, fp16 on cuda)\n"
+    "  --no-optimize          run the graph as the model writes it (no fusion), to compare\n"
+    "  --streams N            cuda backend: spread independent branches over up to N CUDA streams\n"
+    "                         (1..16, default 1: every step in order on one stream)\n"
+    "  --batch N              the engine's and the batcher's max batch (default 8 when the model's\n"
+    "                         batch is open, else its fixed batch; with a plan file, the plan's)\n"
+    "  --shape NAME=DIMS      shape of an input whose dims the model leaves open, leading dim = the\n"
+    "                         batch (repeatable)\n"
+    "  --clients N            client threads (default 64)\n"
+    "  --workers N            batcher worker threads, each with its own context (default 2)\n"
+    "  --max-delay-us US      how long the oldest queued request waits for company (default 2000)\n"
+    "  --preferred LIST       preferred batch sizes, comma-separated, each in 1..max batch (default none)\n"
+    "  --seconds S            measured seconds per phase (default 5)\n"
+    "  --warmup-seconds S     untimed seconds before each phase's measurement (default 1)\n"
+    "  --seed S               seed of the random inputs (default 0), as for 'quench run'\n"
+    "  --cuda-graph on|off    cuda backend: whether phase 1's context replays CUDA graphs (default\n"
+    "                         on); the batcher's contexts always do (BatcherOptions has no switch)\n"
+    "  --json                 machine-readable report on stdout\n"
+    "  --calib DIR ...        INT8 calibration and mixed precision: as for 'quench build'\n"
     "  --help                 this text\n";
 
 namespace {
@@ -157,6 +204,7 @@ const char* usage_for(const std::string& command) {
   if (command == "profile") return kProfileUsage;
   if (command == "build") return kBuildUsage;
   if (command == "validate") return kValidateUsage;
+  if (command == "serve-bench") return kServeBenchUsage;
   return nullptr;
 }
 
@@ -190,6 +238,7 @@ int main_impl(const std::vector<std::string>& args) {
   if (command == "profile") return profile_command(o);
   if (command == "build") return build_command(o);
   if (command == "validate") return validate_command(o);
+  if (command == "serve-bench") return serve_bench_command(o);
   return command == "inspect" ? inspect_command(o) : run_command(o);
 }
 

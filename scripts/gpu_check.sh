@@ -139,9 +139,19 @@ if [[ $built == 1 ]]; then
       done
       model_run "profile-$m-b1" 60 profile "$f" --backend cuda --iterations 50 --trace "$work/models/trace-$m-b1.json"
     done
+    # Independent branches on several streams (BuildOptions::cuda_streams): one beside four.
+    f=".models/zoo/yolo_style.onnx"
+    if [[ -f "$f" ]]; then
+      for s in 1 4; do
+        model_run "run-yolo_style-b1-streams-$s" 60 run "$f" --backend cuda --iterations 2000 --warmup 50 --streams "$s"
+      done
+    fi
     f=".models/zoo/mobilenetv2_dynamic.onnx"
     [[ -f "$f" ]] && model_run "profile-mobilenetv2-b32" 60 profile "$f" --backend cuda --batch 32 --iterations 20 \
       --trace "$work/models/trace-mobilenetv2-b32.json"
+    # Issue 7: the Batcher under 64 closed-loop clients, batched vs unbatched (docs/batching.md).
+    [[ -f "$f" ]] && model_run "serve-bench-mobilenetv2-b32" 60 serve-bench "$f" --backend cuda --batch 32 --clients 64 \
+      --workers 2 --max-delay-us 2000 --seconds 10
     say "whole models: $(tr '\n' ' ' <"$work/models.log")"
   fi
 

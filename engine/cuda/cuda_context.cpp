@@ -80,11 +80,17 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
   QUENCH_ASSIGN(c->arena_, DeviceBuffer::allocate(arena, "cudaMalloc (context arena)"));
   // Poison: bytes no step wrote read as float16 NaN (0x7F7F) rather than a plausible 0.
   QUENCH_TRY(check(cudaMemsetAsync(c->arena_.data(), 0x7F, arena, setup), "cudaMemsetAsync (arena)"));
-  if (e.persistent_bytes > 0) {
-    QUENCH_ASSIGN(c->persistent_, DeviceBuffer::allocate(e.persistent_bytes, "cudaMalloc (split-K workspace)"));
+  if (e.persistent_bytes > 0) {  // one region per stream (CudaExecutor::create)
+    const size_t bytes = e.persistent_bytes * static_cast<size_t>(e.streams);
+    QUENCH_ASSIGN(c->persistent_, DeviceBuffer::allocate(bytes, "cudaMalloc (split-K workspace)"));
     // The split-K counters start at zero and every run leaves them so (kernels/gemm/gemm.cuh).
-    QUENCH_TRY(check(cudaMemsetAsync(c->persistent_.data(), 0, e.persistent_bytes, setup),
-                     "cudaMemsetAsync (split-K workspace)"));
+    QUENCH_TRY(check(cudaMemsetAsync(c->persistent_.data(), 0, bytes, setup), "cudaMemsetAsync (split-K workspace)"));
+  }
+  std::vector<cudaStream_t> aux;
+  for (int t = 1; t < e.streams; ++t) {
+    QUENCH_ASSIGN(Stream s, Stream::create());
+    aux.push_back(s.get());
+    c->aux_streams_.push_back(std::move(s));
   }
   const size_t pinned = static_cast<size_t>(std::max<int64_t>(e.pinned_bytes, 64));
   QUENCH_ASSIGN(c->pinned_, PinnedBuffer::allocate(pinned, "cudaMallocHost (staging)"));
@@ -93,7 +99,8 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
   for (const auto& b : e.batches) {
     std::unique_ptr<CudaExecutor> ex;
     if (b) {
-      QUENCH_ASSIGN(ex, CudaExecutor::create(e, *b, b->memory, c->arena_.data(), c->persistent_.data(), c->pinned_.data()));
+      QUENCH_ASSIGN(ex, CudaExecutor::create(e, *b, b->memory, c->arena_.data(), c->persistent_.data(),
+                                             c->pinned_.data(), aux));
     }
     c->executors_.push_back(std::move(ex));
   }
@@ -127,6 +134,7 @@ CudaContext::~CudaContext() {
   pinned_ = PinnedBuffer();
   persistent_ = DeviceBuffer();
   arena_ = DeviceBuffer();
+  aux_streams_.clear();
   own_stream_ = Stream();
 }
 

@@ -90,6 +90,7 @@ class CudaContext {
   // Declared before the executors and graphs, so that the memory they point into outlives them.
   Stream own_stream_;             // setup (warm-up, capture, upload); runs too without a caller's stream
   cudaStream_t stream_ = nullptr;  // where runs go: the caller's stream or own_stream_
+  std::vector<Stream> aux_streams_;  // the schedule's streams besides stream_ (CudaEngine::streams - 1)
   DeviceBuffer arena_, persistent_;
   PinnedBuffer pinned_;
   std::vector<std::unique_ptr<CudaExecutor>> executors_;  // [b - 1]

@@ -62,7 +62,7 @@ Result<std::unique_ptr<CudaBatch>> prepare_batch(std::shared_ptr<const Execution
 }
 
 Result<std::shared_ptr<const CudaEngine>> build_cuda_engine(std::span<const std::shared_ptr<const ExecutionPlan>> plans,
-                                                            const std::string& source) {
+                                                            const std::string& source, int max_streams) {
   auto e = std::make_shared<CudaEngine>();
   // The device is looked for first but required only after the coverage check, so that a model
   // with an op quench cannot run on the GPU says so on any machine.
@@ -81,19 +81,22 @@ Result<std::shared_ptr<const CudaEngine>> build_cuda_engine(std::span<const std:
   e->device = *device;
   for (auto& b : e->batches) {
     if (!b) continue;
-    std::vector<size_t> ws;
-    for (const auto& prep : b->prepared) {
-      ws.push_back(prep.workspace_bytes);
-      e->persistent_bytes = std::max(e->persistent_bytes, prep.persistent_bytes);
-    }
-    auto memory = plan_device_memory(*b->plan, b->layouts, ws);
-    if (!memory.ok()) return memory.status().with_context(source);
-    b->memory = std::move(memory).value();
+    for (const auto& prep : b->prepared) e->persistent_bytes = std::max(e->persistent_bytes, prep.persistent_bytes);
+    QUENCH_TRY(plan_batch(*b, max_streams).with_context(source));
+    e->streams = std::max(e->streams, b->schedule.streams);
     e->arena_bytes = std::max(e->arena_bytes, b->memory.memory.arena_bytes);
     e->pinned_bytes = std::max(e->pinned_bytes, b->pinned_bytes);
   }
   QUENCH_TRY(e->weights.upload().with_context(source));
   return std::shared_ptr<const CudaEngine>(std::move(e));
+}
+
+Status plan_batch(CudaBatch& b, int max_streams) {
+  b.schedule = schedule_streams(step_dependencies(*b.plan), max_streams);
+  std::vector<size_t> ws;
+  for (const auto& prep : b.prepared) ws.push_back(prep.workspace_bytes);
+  QUENCH_ASSIGN(b.memory, plan_device_memory(*b.plan, b.layouts, ws, true, &b.schedule));
+  return {};
 }
 
 MemoryReport memory_report(const CudaEngine& e) {

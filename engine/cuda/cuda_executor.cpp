@@ -52,10 +52,21 @@ Status named(Status st, const char* kind, const std::string& name) {
 
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const CudaEngine& e, const CudaBatch& b,
                                                            const DevicePlan& m, std::byte* arena, void* persistent,
-                                                           std::byte* pinned) {
+                                                           std::byte* pinned, std::span<const cudaStream_t> aux) {
   auto ex = std::unique_ptr<CudaExecutor>(new CudaExecutor());
   ex->batch_ = &b;
   const ExecutionPlan& p = *b.plan;
+  const StreamSchedule& sched = b.schedule;
+  const bool streams = sched.streams > 1 && aux.size() >= static_cast<size_t>(sched.streams - 1);
+  if (streams) {
+    ex->aux_.assign(aux.begin(), aux.begin() + (sched.streams - 1));
+    QUENCH_ASSIGN(ex->forked_, Event::create());
+    ex->done_.resize(p.steps.size());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      if (!sched.recorded[i]) continue;
+      QUENCH_ASSIGN(ex->done_[i], Event::create());
+    }
+  }
   ex->values_.assign(p.values.size(), nullptr);
   for (size_t v = 0; v < p.values.size(); ++v)
     if (m.value_offsets[v] >= 0) ex->values_[v] = arena + m.value_offsets[v];
@@ -99,7 +110,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const CudaEngine& e, 
     void* workspace = m.op_workspace_offsets[i] >= 0 ? arena + m.op_workspace_offsets[i] : nullptr;
     const ops::GpuOp* op = ops::find_gpu_op(n.schema);
     if (!op) return error(StatusCode::kInternal, "no CUDA kernel for ", n.where());
-    QUENCH_ASSIGN(s.launch, op->bind({n, ins, outs, weights, workspace, persistent, e.persistent_bytes}));
+    // Steps that may overlap must not share split-K counters: one region per stream.
+    void* split_k = persistent;
+    if (streams && persistent) split_k = static_cast<std::byte*>(persistent) + sched.stream_of[i] * e.persistent_bytes;
+    QUENCH_ASSIGN(s.launch, op->bind({n, ins, outs, weights, workspace, split_k, e.persistent_bytes}));
     ex->steps_.push_back(std::move(s));
   }
 
@@ -195,9 +209,42 @@ Status CudaExecutor::enqueue_outputs(cudaStream_t stream) const {
   return {};
 }
 
+Status CudaExecutor::enqueue_steps_on_streams(cudaStream_t stream) const {
+  const StreamSchedule& sched = batch_->schedule;
+  QUENCH_TRY(check(cudaEventRecord(forked_.get(), stream), "cudaEventRecord (fork)"));
+  for (cudaStream_t a : aux_) QUENCH_TRY(check(cudaStreamWaitEvent(a, forked_.get(), 0), "cudaStreamWaitEvent (fork)"));
+  auto steps = [&]() -> Status {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const int t = sched.stream_of[i];
+      cudaStream_t on = t == 0 ? stream : aux_[static_cast<size_t>(t - 1)];
+      for (int w : sched.waits[i])
+        QUENCH_TRY(check(cudaStreamWaitEvent(on, done_[static_cast<size_t>(w)].get(), 0), "cudaStreamWaitEvent")
+                       .with_context(steps_[i].node->where()));
+      QUENCH_TRY(enqueue_step(i, on));
+      if (sched.recorded[i])
+        QUENCH_TRY(check(cudaEventRecord(done_[i].get(), on), "cudaEventRecord").with_context(steps_[i].node->where()));
+    }
+    for (int j : sched.joins)
+      QUENCH_TRY(check(cudaStreamWaitEvent(stream, done_[static_cast<size_t>(j)].get(), 0), "cudaStreamWaitEvent (join)"));
+    return {};
+  };
+  Status st = steps();
+  if (!st.ok()) {
+    // Whatever reached the auxiliary streams is joined anyway, so that a wait on `stream` covers
+    // it (the caller waits before the staging is written again) and a capture can end.
+    for (cudaStream_t a : aux_)
+      if (cudaEventRecord(forked_.get(), a) == cudaSuccess) (void)cudaStreamWaitEvent(stream, forked_.get(), 0);
+  }
+  return st;
+}
+
 Status CudaExecutor::enqueue(cudaStream_t stream) const {
   QUENCH_TRY(enqueue_inputs(stream));
-  for (size_t i = 0; i < steps_.size(); ++i) QUENCH_TRY(enqueue_step(i, stream));
+  if (!aux_.empty()) {
+    QUENCH_TRY(enqueue_steps_on_streams(stream));
+  } else {
+    for (size_t i = 0; i < steps_.size(); ++i) QUENCH_TRY(enqueue_step(i, stream));
+  }
   return enqueue_outputs(stream);
 }
 

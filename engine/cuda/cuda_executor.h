@@ -20,9 +20,11 @@
 #include <cuda_fp16.h>
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engine/cuda/cuda_engine.h"
+#include "engine/cuda/device_memory.h"
 #include "kernels/convert/layout_convert.cuh"
 #include "kernels/transpose/transpose.cuh"
 #include "quench/quench.h"
@@ -32,11 +34,14 @@ namespace quench::cuda {
 class CudaExecutor {
  public:
   // `memory` places the batch in `arena` (batch.memory, or a plan without reuse for validation);
-  // `persistent` holds engine.persistent_bytes of zeroed split-K workspace; `pinned` holds
-  // batch.pinned_bytes of page-locked host memory. All outlive the executor.
+  // `persistent` holds engine.persistent_bytes of zeroed split-K workspace per stream; `pinned`
+  // holds batch.pinned_bytes of page-locked host memory. `aux` are the streams besides the run's
+  // own that batch.schedule spreads steps over (engine/stream_schedule.h): at least
+  // schedule.streams - 1 of them to run it so; fewer (none) runs every step on the run's stream.
+  // All outlive the executor.
   static Result<std::unique_ptr<CudaExecutor>> create(const CudaEngine& engine, const CudaBatch& batch,
                                                       const DevicePlan& memory, std::byte* arena, void* persistent,
-                                                      std::byte* pinned);
+                                                      std::byte* pinned, std::span<const cudaStream_t> aux = {});
 
   // All three parts on `stream`, then waits for it: returns filled outputs.
   Status run(const TensorMap& inputs, TensorMap& outputs, cudaStream_t stream);
@@ -45,8 +50,12 @@ class CudaExecutor {
   // dtype or shape. Must not overlap part 2 of an earlier run still in flight (it rewrites the
   // pinned staging that part reads).
   Status stage_inputs(const TensorMap& inputs);
-  // Part 2, everything on `stream`: enqueue_inputs, enqueue_step(0..step_count()-1),
-  // enqueue_outputs. A failure names the node or the graph input/output.
+  // Part 2, beginning and ending on `stream`: enqueue_inputs, enqueue_step(0..step_count()-1),
+  // enqueue_outputs; with auxiliary streams, each step on its schedule's stream after an event
+  // wait for each of its waits, the auxiliary streams forked from `stream` after the inputs and
+  // joined back before the outputs (so a capture on `stream` takes them all in). Called piece by
+  // piece, everything runs on the one stream given. A failure names the node or the graph
+  // input/output.
   Status enqueue(cudaStream_t stream) const;
   Status enqueue_inputs(cudaStream_t stream) const;
   size_t step_count() const { return steps_.size(); }
@@ -78,8 +87,12 @@ class CudaExecutor {
     size_t bytes = 0;              // host bytes
   };
   Status run_step(const Step& s, cudaStream_t stream) const;
+  Status enqueue_steps_on_streams(cudaStream_t stream) const;
 
   const CudaBatch* batch_ = nullptr;
+  std::vector<cudaStream_t> aux_;  // empty: every step on the run's stream
+  Event forked_;                   // after the inputs, on the run's stream
+  std::vector<Event> done_;        // per step: recorded after it when the schedule says so
   std::vector<void*> values_;  // per plan value: device address (null for constants)
   std::vector<Step> steps_;
   std::vector<Boundary> inputs_, outputs_;

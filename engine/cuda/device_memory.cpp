@@ -88,6 +88,21 @@ Stream& Stream::operator=(Stream&& o) noexcept {
   return *this;
 }
 
+Result<Event> Event::create() {
+  Event e;
+  QUENCH_TRY(check(cudaEventCreateWithFlags(&e.e_, cudaEventDisableTiming), "cudaEventCreateWithFlags"));
+  return e;
+}
+
+Event::~Event() {
+  if (e_) cudaEventDestroy(e_);
+}
+Event::Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+Event& Event::operator=(Event&& o) noexcept {
+  std::swap(e_, o.e_);
+  return *this;
+}
+
 Result<GraphExec> GraphExec::instantiate(cudaGraph_t graph, cudaStream_t stream) {
   GraphExec g;
   QUENCH_TRY(check(cudaGraphInstantiate(&g.exec_, graph, 0), "cudaGraphInstantiate"));

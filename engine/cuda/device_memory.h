@@ -79,6 +79,24 @@ class Stream {
   cudaStream_t s_ = nullptr;
 };
 
+// An event without timing, for ordering one stream after another (cudaEventDisableTiming: the
+// cheapest kind to record and wait on).
+class Event {
+ public:
+  Event() = default;
+  static Result<Event> create();
+  ~Event();
+  Event(Event&& o) noexcept;
+  Event& operator=(Event&& o) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  cudaEvent_t get() const { return e_; }
+
+ private:
+  cudaEvent_t e_ = nullptr;
+};
+
 // An instantiated CUDA graph (cudaGraphExec_t), ready to launch on any stream of its device;
 // move-only. Made by capture_graph.
 class GraphExec {

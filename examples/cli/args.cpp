@@ -3,12 +3,19 @@
 #include <charconv>
 #include <limits>
 
+#include "quench/quench.h"
+
 namespace quench::cli {
 namespace {
 
-enum Cmd : unsigned { kInspect = 1, kRun = 2, kProfile = 4, kBuild = 8, kValidate = 16 };
+enum Cmd : unsigned { kInspect = 1, kRun = 2, kProfile = 4, kBuild = 8, kValidate = 16, kServeBench = 32 };
 // The commands that build an engine from a model.
-constexpr unsigned kBuilds = kRun | kProfile | kBuild | kValidate;
+constexpr unsigned kBuilds = kRun | kProfile | kBuild | kValidate | kServeBench;
+
+// serve-bench bounds: each client is a thread; the delay bound is the Batcher's (24 h).
+constexpr int64_t kMaxClients = 4096, kMaxWorkers = 1024;
+constexpr int64_t kMaxDelayUs = int64_t{24} * 3600 * 1000 * 1000;
+constexpr double kMaxSeconds = 24 * 3600;
 
 struct Flag {
   const char* name;
@@ -29,11 +36,14 @@ constexpr Flag kFlags[] = {
     {"--iou-threshold", true, kValidate},
     {"-o", true, kBuild},                               {"--output", true, kBuild},
     {"--iterations", true, kRun | kProfile},            {"--warmup", true, kRun | kProfile},
-    {"--input", true, kRun},                            {"--seed", true, kRun | kProfile},
+    {"--input", true, kRun},                            {"--seed", true, kRun | kProfile | kServeBench},
     {"--save-outputs", true, kRun},                     {"--top", true, kProfile | kValidate},
     {"--trace", true, kProfile},                        {"--plot", true, kProfile},
     {"--optimized", false, kInspect},                   {"--no-optimize", false, kBuilds},
-    {"--cuda-graph", true, kRun | kProfile},
+    {"--cuda-graph", true, kRun | kProfile | kServeBench}, {"--streams", true, kBuilds},
+    {"--clients", true, kServeBench},                   {"--workers", true, kServeBench},
+    {"--max-delay-us", true, kServeBench},              {"--preferred", true, kServeBench},
+    {"--seconds", true, kServeBench},                   {"--warmup-seconds", true, kServeBench},
 };
 
 CliError usage(const std::string& command, const std::string& what) {
@@ -47,6 +57,19 @@ bool split_assignment(const std::string& s, std::string* name, std::string* valu
   *name = s.substr(0, eq);
   *value = s.substr(eq + 1);
   return true;
+}
+
+// "4,8": batch sizes >= 1 (whether each fits the max batch is checked once that is known).
+bool parse_size_list(const std::string& s, std::vector<int64_t>* out) {
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = s.find(',', start);
+    auto v = parse_int(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start), 1, 1 << 20);
+    if (!v) return false;
+    out->push_back(*v);
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
 }
 
 }  // namespace
@@ -84,11 +107,12 @@ std::optional<Shape> parse_dims(const std::string& s) {
 }
 
 std::optional<CliError> parse_options(const std::string& command, std::span<const std::string> args, Options* out) {
-  const unsigned cmd = command == "inspect"    ? kInspect
-                       : command == "profile"  ? kProfile
-                       : command == "build"    ? kBuild
-                       : command == "validate" ? kValidate
-                                               : kRun;
+  const unsigned cmd = command == "inspect"       ? kInspect
+                       : command == "profile"     ? kProfile
+                       : command == "build"       ? kBuild
+                       : command == "validate"    ? kValidate
+                       : command == "serve-bench" ? kServeBench
+                                                  : kRun;
   out->command = command;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -158,6 +182,11 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       if (value != "on" && value != "off") return usage(command, "--cuda-graph is on or off, not '" + value + "'");
       out->cuda_graph = value == "on";
       out->cuda_graph_given = true;
+    } else if (name == "--streams") {
+      // Like --cuda-graph, accepted with any backend; the cpu backend ignores it.
+      auto v = parse_int(value, 1, kMaxCudaStreams);
+      if (!v) return usage(command, "--streams wants an integer in 1.." + std::to_string(kMaxCudaStreams) + ", got '" + value + "'");
+      out->cuda_streams = static_cast<int>(*v);
     } else if (name == "--input") {
       std::string n, file;
       if (!split_assignment(value, &n, &file)) return usage(command, "--input wants NAME=FILE.npy, got '" + value + "'");
@@ -222,6 +251,28 @@ std::optional<CliError> parse_options(const std::string& command, std::span<cons
       auto v = parse_real(value, 0, 1e9);
       if (!v || *v <= 0) return usage(command, "--iou-threshold wants a value > 0 such as 0.3, got '" + value + "'");
       out->iou_threshold = *v;
+    } else if (name == "--clients") {
+      auto v = parse_int(value, 1, kMaxClients);
+      if (!v) return usage(command, "--clients wants an integer in 1.." + std::to_string(kMaxClients) + ", got '" + value + "'");
+      out->clients = *v;
+    } else if (name == "--workers") {
+      auto v = parse_int(value, 1, kMaxWorkers);
+      if (!v) return usage(command, "--workers wants an integer in 1.." + std::to_string(kMaxWorkers) + ", got '" + value + "'");
+      out->workers = *v;
+    } else if (name == "--max-delay-us") {
+      auto v = parse_int(value, 0, kMaxDelayUs);
+      if (!v) return usage(command, "--max-delay-us wants microseconds in 0.." + std::to_string(kMaxDelayUs) + ", got '" + value + "'");
+      out->max_delay_us = *v;
+    } else if (name == "--preferred") {
+      if (!parse_size_list(value, &out->preferred))
+        return usage(command, "--preferred wants batch sizes >= 1 joined by ',' such as 4,8, got '" + value + "'");
+    } else if (name == "--seconds" || name == "--warmup-seconds") {
+      const bool measured = name == "--seconds";
+      auto v = parse_real(value, 0, kMaxSeconds);
+      if (!v || (measured && *v <= 0))
+        return usage(command, name + " wants a number of seconds " + (measured ? "> 0" : ">= 0") + " (at most " +
+                                  std::to_string(static_cast<int64_t>(kMaxSeconds)) + "), got '" + value + "'");
+      (measured ? out->seconds : out->warmup_seconds) = *v;
     }
   }
   if (out->precision.empty()) out->precision = out->backend == "cuda" ? "fp16" : "fp32";

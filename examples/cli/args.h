@@ -1,5 +1,5 @@
-// Command-line options of `quench inspect`, `run` and `profile`, parsed strictly: an unknown
-// flag, a missing value or a malformed number is a usage error (exit code 2).
+// Command-line options of the `quench` commands, parsed strictly: an unknown flag, a missing
+// value or a malformed number is a usage error (exit code 2).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ struct CliError {
 };
 
 struct Options {
-  std::string command;  // "inspect", "run", "profile", "build" or "validate"
+  std::string command;  // "inspect", "run", "profile", "build", "validate" or "serve-bench"
   std::string model;
   bool help = false;
   bool json = false;
@@ -42,6 +42,7 @@ struct Options {
   bool no_optimize = false;                                  // run/build/profile --no-optimize
   bool cuda_graph = true;                                    // run/profile --cuda-graph on|off (cuda backend)
   bool cuda_graph_given = false;                             // profile's default is off
+  int cuda_streams = 1;                                      // --streams N (cuda backend)
   std::string output;                                        // build -o FILE.qplan
   // INT8 (--precision int8): calibration and mixed precision (quench::Int8Options).
   std::string calib_dir, calib_table, calib_method = "entropy";
@@ -54,6 +55,12 @@ struct Options {
   std::string inputs_dir;
   int64_t samples = 0;
   double tolerance = 0, iou_threshold = 0;
+  // serve-bench: the closed-loop load and the batcher it drives.
+  int64_t clients = 64;
+  int64_t workers = 2;
+  int64_t max_delay_us = 2000;
+  std::vector<int64_t> preferred;  // --preferred 4,8 (checked against the batch once it is known)
+  double seconds = 5, warmup_seconds = 1;
 };
 
 // Parses the arguments after the command word. Fills `out` or returns a usage error.

@@ -16,6 +16,7 @@ extern const char* const kRunUsage;
 extern const char* const kBuildUsage;
 extern const char* const kProfileUsage;
 extern const char* const kValidateUsage;
+extern const char* const kServeBenchUsage;
 
 // Each returns the process exit code, having printed its report or one error line.
 int inspect_command(const Options& o);
@@ -23,6 +24,7 @@ int run_command(const Options& o);
 int build_command(const Options& o);
 int profile_command(const Options& o);
 int validate_command(const Options& o);
+int serve_bench_command(const Options& o);
 
 // Prints "quench CMD: error: MESSAGE" (runtime) or "quench CMD: MESSAGE" (usage) on stderr
 // and returns the error's exit code.
@@ -30,6 +32,10 @@ int report_error(const std::string& command, const CliError& e);
 
 // Whether `path` starts like a plan file written by Engine::save (else it is taken for ONNX).
 bool is_plan_file(const std::string& path);
+
+// A plan file's engine (--shape is refused: 'quench build' fixed the shapes) and the batch to
+// run it at: --batch, which may not exceed the plan's max batch, else that max batch.
+std::optional<CliError> load_plan_file(const Options& o, Engine* engine, int64_t* batch);
 
 // Loads the model named by the options.
 std::optional<CliError> load_model(const Options& o, Model* out);

@@ -49,12 +49,26 @@ std::optional<CliError> check_input_names(const Options& o, const Model& m) {
   return std::nullopt;
 }
 
+std::optional<CliError> load_plan_file(const Options& o, Engine* engine, int64_t* batch) {
+  if (!o.shapes.empty()) return CliError{kExitUsage, "--shape does not apply to a plan file: its shapes were fixed by 'quench build'"};
+  auto e = Engine::load(o.model);
+  if (!e.ok()) return CliError{kExitRuntime, "cannot load '" + o.model + "': " + e.status().to_string()};
+  *engine = std::move(e).value();
+  const int64_t max_batch = engine->options().max_batch;
+  *batch = o.batch.value_or(max_batch);
+  if (*batch > max_batch)
+    return CliError{kExitUsage, "--batch " + std::to_string(*batch) + " is larger than the plan's max batch " +
+                                    std::to_string(max_batch) + " (rebuild it with a larger --batch)"};
+  return std::nullopt;
+}
+
 std::optional<CliError> make_build_options(const Options& o, int64_t fallback_batch, BuildOptions* out,
                                            bool* explicit_batch) {
   BuildOptions b;
   b.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   b.precision = o.precision == "fp16" ? Precision::kFP16 : o.precision == "int8" ? Precision::kINT8 : Precision::kFP32;
   b.optimize = !o.no_optimize;
+  b.cuda_streams = o.cuda_streams;
   b.int8.calibration_dir = o.calib_dir;
   b.int8.calibration_table = o.calib_table;
   b.int8.method = o.calib_method;

@@ -153,4 +153,14 @@ std::string JsonWriter::quote(std::string_view s) {
   return r + "\"";
 }
 
+void latency_json(JsonWriter& j, const char* key, const LatencyStats& st, const char* clock) {
+  j.key(key).begin_object();
+  if (clock) j.field("clock", clock);
+  j.field("percentiles", "linear interpolation");
+  j.field("count", st.count).field("min", st.min).field("mean", st.mean).field("p50", st.p50).field("p90", st.p90);
+  j.field("p95", st.p95).field("p99", st.p99).field("max", st.max).field("stddev", st.stddev);
+  j.field("p99_over_p50", st.p99_over_p50).field("total", st.total);
+  j.end_object();
+}
+
 }  // namespace quench::cli

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "quench/stats.h"
+
 namespace quench::cli {
 
 class JsonWriter {
@@ -48,5 +50,9 @@ class JsonWriter {
   std::vector<Level> stack_;
   bool after_key_ = false;
 };
+
+// One latency summary as a JSON object under `key`, in the stats' unit; `clock` (what measured
+// it) is written when given.
+void latency_json(JsonWriter& j, const char* key, const LatencyStats& st, const char* clock = nullptr);
 
 }  // namespace quench::cli

@@ -156,16 +156,6 @@ void print_text(const Options& o, const std::string& device, int64_t batch, cons
   }
 }
 
-// One latency summary (milliseconds) as a JSON object under `key`.
-void latency_json(JsonWriter& j, const char* key, const char* clock, const LatencyStats& st) {
-  j.key(key).begin_object();
-  j.field("clock", clock).field("percentiles", "linear interpolation");
-  j.field("count", st.count).field("min", st.min).field("mean", st.mean).field("p50", st.p50).field("p90", st.p90);
-  j.field("p95", st.p95).field("p99", st.p99).field("max", st.max).field("stddev", st.stddev);
-  j.field("p99_over_p50", st.p99_over_p50).field("total", st.total);
-  j.end_object();
-}
-
 std::string report_json(const Options& o, const std::string& device, int64_t batch, const std::vector<InputReport>& inputs,
                         const LatencyStats& st, const LatencyStats& dev, const std::vector<OutputReport>& outputs,
                         const MemoryReport& mem, const Preparation& prep) {
@@ -181,8 +171,8 @@ std::string report_json(const Options& o, const std::string& device, int64_t bat
     j.begin_object().field("name", in.info.name).field("dtype", dtype_name(in.info.dtype)).shape("shape", in.info.shape)
         .field("source", in.source).end_object();
   j.end_array();
-  latency_json(j, "latency_ms", "host steady_clock, per iteration", st);
-  if (dev.count > 0) latency_json(j, "device_ms", "CUDA events around each run's device part", dev);
+  latency_json(j, "latency_ms", st, "host steady_clock, per iteration");
+  if (dev.count > 0) latency_json(j, "device_ms", dev, "CUDA events around each run's device part");
   const double per_s = st.mean > 0 ? 1000.0 / st.mean : 0.0;
   j.key("throughput").begin_object().field("inferences_per_s", per_s * static_cast<double>(batch)).field("runs_per_s", per_s).end_object();
   j.key("memory").begin_object().field("arena_bytes", mem.arena_bytes).field("lower_bound_bytes", mem.lower_bound_bytes);
@@ -205,15 +195,7 @@ std::string report_json(const Options& o, const std::string& device, int64_t bat
 
 // A plan file's engine, run at --batch (any batch up to the plan's) or its largest batch.
 std::optional<CliError> load_plan(const Options& o, Engine* engine, int64_t* batch, Options* shown) {
-  if (!o.shapes.empty()) return CliError{kExitUsage, "--shape does not apply to a plan file: its shapes were fixed by 'quench build'"};
-  auto e = Engine::load(o.model);
-  if (!e.ok()) return CliError{kExitRuntime, "cannot load '" + o.model + "': " + e.status().to_string()};
-  *engine = std::move(e).value();
-  const int64_t max_batch = engine->options().max_batch;
-  *batch = o.batch.value_or(max_batch);
-  if (*batch > max_batch)
-    return CliError{kExitUsage, "--batch " + std::to_string(*batch) + " is larger than the plan's max batch " +
-                                    std::to_string(max_batch) + " (rebuild it with a larger --batch)"};
+  if (auto e = load_plan_file(o, engine, batch)) return e;
   for (const auto& [name, f] : o.inputs) {
     bool known = false;
     for (const auto& in : engine->inputs()) known = known || in.name == name;

@@ -93,6 +93,8 @@ struct Int8Report {
   std::vector<LayerPrecisionInfo> layers;  // every matrix-product layer, in graph order
 };
 
+inline constexpr int kMaxCudaStreams = 16;  // BuildOptions::cuda_streams at most
+
 struct BuildOptions {
   Backend backend = Backend::kCpu;
   Precision precision = Precision::kFP32;
@@ -104,6 +106,12 @@ struct BuildOptions {
   // Shapes for inputs whose non-batch dims the model leaves unknown.
   std::map<std::string, Shape, std::less<>> input_shapes;
   Int8Options int8;  // precision kINT8 only
+  // Backend kCuda: how many CUDA streams a run may spread independent branches over (a ResNet
+  // block's shortcut beside its main path, a detector's heads), joined with events; 1..16. The
+  // memory plan keeps every tensor until the steps that touch it are done on all streams.
+  // 1 (the default until measured on a GPU; docs/cuda-backend.md) runs every step in order on
+  // one stream. The CPU backend ignores it.
+  int cuda_streams = 1;
 };
 
 class Context;

@@ -157,6 +157,11 @@ fi
 run_cli 0 run "$cnn" --iterations 1 --cuda-graph=on && grep -q "^context     created in " "$work/out" ||
   fail "run --cuda-graph=on text report: $(cat "$work/out")"
 expect_error 2 "--cuda-graph is on or off, not 'maybe'" run "$cnn" --cuda-graph maybe
+# --streams N: 1..16, accepted by every command that builds; the cpu backend ignores it.
+run_cli 0 run "$cnn" --iterations 1 --warmup 0 --streams 4 || fail "run --streams 4 on the cpu backend"
+expect_error 2 "--streams wants an integer in 1..16, got '17'" run "$cnn" --streams 17
+expect_error 2 "--streams wants an integer in 1..16, got '0'" build "$cnn" -o "$work/x.qplan" --streams 0
+run_cli 0 help build && grep -q -- "--streams N" "$work/out" || fail "help build: --streams"
 expect_error 2 "option --cuda-graph needs a value" run "$cnn" --cuda-graph
 expect_error 2 "unknown option '--cuda-graph'" inspect "$cnn" --cuda-graph off
 run_cli 0 help run && grep -q -- "--cuda-graph on|off" "$work/out" || fail "help run: --cuda-graph"
@@ -324,6 +329,91 @@ expect_error 2 "unknown option '--top'" run "$cnn" --top 3
 expect_error 1 "--trace: cannot write" profile "$cnn" --trace "$work/no_such_dir/trace.json"
 QUENCH_ROOFLINE_SCRIPT="$work/no_such_script.py" expect_error 1 "cannot find the plotting script" profile "$cnn" --plot "$work/r.png"
 expect_error 1 "Gemm node 'fc'" profile "$cnn" --backend cuda
+
+# --- serve-bench ----------------------------------------------------------------------------
+# A short closed-loop load on the dynamic-batch model; the numbers must agree with each other.
+run_cli 0 help serve-bench && grep -q -- "--clients N" "$work/out" && grep -q -- "--preferred LIST" "$work/out" ||
+  fail "help serve-bench"
+run_cli 0 --help && grep -q "serve-bench" "$work/out" || fail "--help lists serve-bench"
+if run_cli 0 serve-bench "$dyn" --shape x=4x4x3 --batch 4 --clients 8 --workers 1 --seconds 0.3 --warmup-seconds 0.1 --json; then
+  check_py '
+r = json.load(open(sys.argv[1]))
+assert r["command"] == "serve-bench" and r["max_batch"] == 4 and r["clients"] == 8 and r["workers"] == 1, r
+assert r["max_delay_us"] == 2000 and r["seconds"] == 0.3 and "note" not in r, r
+c = r["compute_us"]
+assert c["batch"] == 4 and c["runs"] == 20 and 0 < c["min"] <= c["median"] <= c["max"], c
+b, u = r["phases"]["batched"], r["phases"]["unbatched"]
+assert (b["max_batch"], b["max_delay_us"], u["max_batch"], u["max_delay_us"]) == (4, 2000, 1, 0), (b, u)
+for p in (b, u):
+    assert p["requests"] > 0 and p["failures"] == 0 and p["throughput_per_s"] > 0, p
+    assert abs(p["throughput_per_s"] - p["requests"] / 0.3) < 1e-6 * p["throughput_per_s"], p
+    L = p["latency_us"]
+    assert L["count"] > 0 and 0 < L["min"] <= L["p50"] <= L["p90"] <= L["p99"] <= L["max"], L
+    h = p["batch_size_histogram"]
+    assert len(h) == p["max_batch"] + 1 and h[0] == 0 and sum(h) == p["batches"] > 0, p
+    assert abs(p["mean_batch_size"] - sum(k * n for k, n in enumerate(h)) / sum(h)) < 1e-9, p
+    assert p["queue_wait_us"]["p50"] <= p["queue_wait_us"]["p99"], p
+assert 1 <= b["mean_batch_size"] <= 4 and u["mean_batch_size"] == 1, (b["mean_batch_size"], u["mean_batch_size"])
+assert abs(r["throughput_ratio"] - b["throughput_per_s"] / u["throughput_per_s"]) < 1e-9 * r["throughput_ratio"], r
+assert abs(r["bound_us"] - (2000 + c["median"])) < 1e-6 and r["batched_p99_us"] == b["latency_us"]["p99"], r
+assert r["bound_met"] == (b["latency_us"]["p99"] <= r["bound_us"]), r
+' "$work/out"
+fi
+if run_cli 0 serve-bench "$dyn" --shape x=2x4x3 --batch 2 --clients 4 --seconds 0.1 --warmup-seconds 0 --preferred 2; then
+  grep -Eq "^ratio       [0-9.]+x \(batched [0-9.]+ / unbatched [0-9.]+ inferences/s\)$" "$work/out" ||
+    fail "serve-bench text ratio line: $(cat "$work/out")"
+  grep -Eq "^bound       .* us = delay 2000 us \+ one batch's compute .*: (met|not met)$" "$work/out" ||
+    fail "serve-bench text bound line"
+  grep -q "^batched (max batch 2, delay 2000 us, preferred 2, 2 workers)$" "$work/out" || fail "serve-bench text phase header"
+fi
+# A plan whose max batch is 1 (and, with python3-onnx, a model whose batch is fixed at 1) still
+# runs, saying that batching cannot help; asking for a larger batch of it is a usage error.
+if run_cli 0 build "$cnn" -o "$work/b1.qplan"; then
+  run_cli 0 serve-bench "$work/b1.qplan" --clients 2 --workers 1 --seconds 0.1 --warmup-seconds 0 &&
+    grep -q "^note        the plan's max batch is 1: batching cannot help" "$work/out" ||
+    fail "serve-bench on a batch-1 plan: $(cat "$work/out")"
+  expect_error 2 "larger than the plan's max batch 1" serve-bench "$work/b1.qplan" --batch 4
+fi
+if "$py" -c "import onnx" 2>/dev/null; then
+  "$py" -c '
+import onnx, sys
+m = onnx.load(sys.argv[1])
+for v in list(m.graph.input) + list(m.graph.output):
+    d = v.type.tensor_type.shape.dim[0]
+    d.Clear(); d.dim_value = 1
+onnx.save(m, sys.argv[2])' "$cnn" "$work/fixed1.onnx" || fail "writing a fixed-batch model"
+  if run_cli 0 serve-bench "$work/fixed1.onnx" --clients 2 --workers 1 --seconds 0.1 --warmup-seconds 0 --json; then
+    check_py 'r = json.load(open(sys.argv[1]))
+assert r["max_batch"] == 1 and "batch is fixed at 1" in r["note"], r
+assert r["phases"]["batched"]["batch_size_histogram"][0] == 0 and len(r["phases"]["batched"]["batch_size_histogram"]) == 2, r' "$work/out"
+  fi
+  expect_error 2 "has a fixed batch of 1, so batch 4 cannot be used" serve-bench "$work/fixed1.onnx" --batch 4
+  # An output without the batch as its leading dim: the Batcher's own error.
+  "$py" -c '
+import onnx, sys
+from onnx import helper, TensorProto
+n = helper.make_node("ReduceSum", ["x"], ["y"], keepdims=0, axes=[0])
+g = helper.make_graph([n], "sum_over_batch", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])' "$work/sum_batch.onnx" || fail "writing a model whose output drops the batch"
+  expect_error 1 "output 'y' is [3]: the batcher needs the batch (8) as its leading dim" serve-bench "$work/sum_batch.onnx"
+else
+  echo "note: python3-onnx is not installed: serve-bench on fixed-batch and batch-dropping models is skipped" >&2
+fi
+expect_error 2 "--clients wants an integer in 1..4096, got '0'" serve-bench "$cnn" --clients 0
+expect_error 2 "--clients wants an integer" serve-bench "$cnn" --clients -2
+expect_error 2 "--workers wants an integer in 1..1024, got '0'" serve-bench "$cnn" --workers 0
+expect_error 2 "--seconds wants a number of seconds > 0" serve-bench "$cnn" --seconds 0
+expect_error 2 "--warmup-seconds wants a number of seconds >= 0" serve-bench "$cnn" --warmup-seconds -1
+expect_error 2 "--preferred 9 is outside 1..4 (the max batch)" serve-bench "$cnn" --batch 4 --preferred 2,9
+expect_error 2 "--preferred wants batch sizes >= 1" serve-bench "$cnn" --preferred 2,x
+expect_error 2 "--max-delay-us wants microseconds" serve-bench "$cnn" --max-delay-us -1
+expect_error 2 "unknown option '--iterations'" serve-bench "$cnn" --iterations 3
+expect_error 2 "unknown option '--clients'" run "$cnn" --clients 3
+expect_error 2 "no model given" serve-bench --clients 3
+expect_error 1 "cannot load" serve-bench "$work/no_such_model.onnx"
 
 # --- errors ---------------------------------------------------------------------------------
 expect_error 2 "unknown option '--frobnicate'" run "$cnn" --frobnicate

@@ -340,6 +340,45 @@ TEST(CudaDevicePlan, FlattenOfPooledTensorTakesItsBytes) {
   EXPECT_EQ(m->value_offsets[p->find("p")], m->value_offsets[p->find("f")]);
 }
 
+// c feeds two branches (Relu beside Sigmoid) joined by an Add: with two streams the branches may
+// overlap, so c must outlive both and neither branch may write over it in place.
+TEST(CudaDevicePlan, BranchesOnTwoStreamsKeepSharedInputsAlive) {
+  ir::Graph g = conv_start()
+                    .node("relu", "Relu", {"c"}, {"a"})
+                    .node("sig", "Sigmoid", {"c"}, {"b"})
+                    .node("add", "Add", {"a", "b"}, {"y"})
+                    .output("y")
+                    .build();
+  auto p = plan_of(g);
+  cuda::DeviceWeights weights;
+  auto one = cuda::prepare_batch(p, weights, 132);
+  auto two = cuda::prepare_batch(p, weights, 132);
+  ASSERT_TRUE(one.ok() && two.ok());
+  ASSERT_TRUE(cuda::plan_batch(**one, 1).ok());
+  ASSERT_TRUE(cuda::plan_batch(**two, 4).ok());
+  const int relu = step_of(*p, "relu"), sig = step_of(*p, "sig"), add = step_of(*p, "add");
+  const StreamSchedule& s1 = (*one)->schedule;
+  const StreamSchedule& s2 = (*two)->schedule;
+  EXPECT_EQ(s1.streams, 1);
+  EXPECT_EQ(s2.streams, 2);
+  EXPECT_NE(s2.stream_of[relu], s2.stream_of[sig]);
+  EXPECT_FALSE(s2.happens_before(relu, sig));
+  EXPECT_TRUE(s2.happens_before(sig, add) && s2.happens_before(relu, add));
+  // One stream: Sigmoid, c's last reader, takes c's bytes. Two: Relu may still be reading c.
+  EXPECT_TRUE((*one)->memory.in_place[sig]);
+  EXPECT_FALSE((*two)->memory.in_place[sig]);
+  EXPECT_FALSE((*two)->memory.in_place[relu]);
+  const auto& v = (*two)->memory.value_offsets;
+  EXPECT_NE(v[p->find("c")], v[p->find("a")]);
+  EXPECT_NE(v[p->find("c")], v[p->find("b")]);
+  EXPECT_NE(v[p->find("a")], v[p->find("b")]);
+  EXPECT_TRUE(cuda::verify_stream_safety((*two)->memory, s2).ok());
+  // The single-stream plan is not safe on two streams: the independent check says which tensors.
+  Status crossed = cuda::verify_stream_safety((*one)->memory, s2);
+  EXPECT_EQ(crossed.code(), StatusCode::kInternal);
+  EXPECT_NE(crossed.message().find("'c'"), std::string::npos) << crossed.message();
+}
+
 bool have_cuda_device() {
   int n = 0;
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;

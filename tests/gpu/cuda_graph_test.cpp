@@ -15,6 +15,8 @@
 //   FirstRunIsNotSlowerThanLaterRuns    create_context did the lazy work (module loading, graph
 //                                       upload): the first run is within 2x the
 //                                       median of the next 100
+//   CudaStreams.*                       BuildOptions::cuda_streams on the zoo's yolo_style: branches
+//                                       on several streams give one stream's bits, run after run
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -254,6 +256,59 @@ TEST_F(CudaGraph, FirstRunIsNotSlowerThanLaterRuns) {
     // Issue 7's bound: the first run within 2x the median (lazy module loading, had it been left
     // to the first run, would cost tens of ms).
     EXPECT_LE(first, 2 * median) << "graphs " << (graphs ? "on" : "off");
+  }
+}
+
+class CudaStreams : public gpu_test::GpuTest {};
+
+// yolo_style's detection heads (and its neck's lateral paths) are independent branches. Built for
+// 4 streams, the engine must give the bits of the one-stream engine (the same kernels on the same
+// inputs), with graphs on and off, in each of 200 runs: a tensor overwritten while another stream
+// still reads it, or read before it is written, would change or poison (NaN) some run's outputs.
+TEST_F(CudaStreams, BranchesOnStreamsMatchOneStreamBitForBit) {
+  const fs::path onnx = models_dir() / "zoo" / "yolo_style.onnx";
+  if (!fs::exists(onnx)) {
+    if (require_models()) FAIL() << "missing " << onnx << "; run scripts/make_models.sh";
+    GTEST_SKIP() << "missing " << onnx;
+  }
+  auto m = load_onnx(onnx.string());
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  Tensor image = Tensor::zeros(DType::kF32, {1, 3, 320, 320});
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int64_t i = 0; i < image.numel(); ++i) static_cast<float*>(image.mutable_data())[i] = u(rng);
+  const TensorMap in = {{m->inputs()[0].name, image}};
+  auto engine_for = [&](int streams) {
+    BuildOptions opt;
+    opt.backend = Backend::kCuda;
+    opt.precision = Precision::kFP16;
+    opt.cuda_streams = streams;
+    return build(*m, opt);
+  };
+  auto one = engine_for(1);
+  auto four = engine_for(4);
+  ASSERT_TRUE(one.ok()) << one.status().to_string();
+  ASSERT_TRUE(four.ok()) << four.status().to_string();
+  EXPECT_EQ(one->impl().cuda->streams, 1);
+  EXPECT_GE(four->impl().cuda->streams, 2) << "yolo_style has independent branches";
+  auto want_ctx = one->create_context();
+  ASSERT_TRUE(want_ctx.ok()) << want_ctx.status().to_string();
+  TensorMap want;
+  ASSERT_TRUE(want_ctx->run(in, want).ok());
+  ASSERT_TRUE(plausible(want));
+  for (bool graphs : {true, false}) {
+    ContextOptions co;
+    co.cuda_graph = graphs;
+    auto ctx = four->create_context(co);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+    int mismatches = 0;
+    for (int r = 0; r < 200; ++r) {
+      TensorMap got;
+      Status st = ctx->run(in, got);
+      ASSERT_TRUE(st.ok()) << "run " << r << ": " << st.to_string();
+      if (!same_bits(got, want)) ++mismatches;
+    }
+    EXPECT_EQ(mismatches, 0) << "of 200 runs, graphs " << (graphs ? "on" : "off");
   }
 }
 

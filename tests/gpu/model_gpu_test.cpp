@@ -94,6 +94,19 @@ TEST_P(CudaCoverage, EveryNodeHasAKernelOrTheGapIsNamed) {
     GTEST_SKIP() << "known gap: " << batch.status().to_string();
   }
   EXPECT_GT(weights.count(), 0u);
+  // Spread over up to four streams (BuildOptions::cuda_streams) the device plan must still be
+  // safe: plan_device_memory checks itself against the schedule (verify_stream_safety).
+  Status one = cuda::plan_batch(**batch, 1);
+  ASSERT_TRUE(one.ok()) << one.to_string();
+  const int64_t one_arena = (*batch)->memory.memory.arena_bytes;
+  Status four = cuda::plan_batch(**batch, 4);
+  ASSERT_TRUE(four.ok()) << four.to_string();
+  std::cout << "  4 streams allowed: " << (*batch)->schedule.streams << " used, arena "
+            << (*batch)->memory.memory.arena_bytes << " bytes (one stream: " << one_arena << ")" << std::endl;
+  // yolo_style's detection heads are independent branches.
+  if (c.name == "yolo_style") {
+    EXPECT_GE((*batch)->schedule.streams, 2);
+  }
 }
 
 // Runs node `step` of `plan` on the CPU reference with the given input values (float32 host
