@@ -136,6 +136,7 @@ Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self,
     co.stream = static_cast<cudaStream_t>(options.stream);
     co.cuda_graph = options.cuda_graph;
     co.device_timing = options.device_timing;
+    co.pipeline = options.pipeline;
     QUENCH_ASSIGN(c->cuda, cuda::CudaContext::create(c->engine->cuda, co));
     return Context(std::move(c));
   }
@@ -143,6 +144,7 @@ Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self,
   if (options.stream)
     return error(StatusCode::kInvalidArgument, "ContextOptions::stream is a CUDA stream, but this engine runs on the ",
                  backend_name(c->engine->options.backend), " backend (build it with Backend::kCuda, or leave the stream null)");
+  c->depth = options.pipeline ? 2 : 1;
   const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(c->engine->memory.arena_bytes, kArenaAlignment));
   c->arena.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
   if (!c->arena) return error(StatusCode::kOutOfMemory, "cannot allocate a context arena of ", arena_bytes, " bytes");
@@ -226,26 +228,71 @@ double Context::last_device_seconds() const {
   return impl_ && impl_->cuda ? impl_->cuda->last_device_seconds() : -1.0;
 }
 
-Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
-  const auto& eng = *impl_->engine;
-  // The batch is the leading dim of the first input; a model without inputs (all constant)
-  // runs at its built batch.
+namespace {
+
+// The batch of a run: the leading dim of the first input; a model without inputs (all constant)
+// runs at its built batch. Out of range: the max batch, whose executor reports the mismatch.
+Result<int64_t> batch_of(const detail::EngineImpl& eng, const TensorMap& inputs) {
   int64_t batch = eng.options.max_batch;
   if (!eng.inputs.empty()) {
     const auto& first = eng.inputs.front();
     auto it = inputs.find(first.name);
     if (it == inputs.end()) return error(StatusCode::kInvalidArgument, "input '", first.name, "' was not given");
     if (!it->second.shape().empty() && !first.shape.empty()) batch = it->second.shape()[0];
-    if (batch < 1 || batch > eng.options.max_batch)
-      batch = eng.options.max_batch;  // let the executor report the shape mismatch
+    if (batch < 1 || batch > eng.options.max_batch) batch = eng.options.max_batch;
   }
-  if (impl_->cuda) {
-    if (!eng.plans[batch - 1]) return eng.plan_for_batch(batch).status();
-    return impl_->cuda->run(inputs, outputs, batch);
+  if (!eng.plans[batch - 1]) return eng.plan_for_batch(batch).status();  // a fixed-batch model: says which batch it has
+  return batch;
+}
+
+Status no_run_pending(int pending) {
+  if (pending == 0) return {};
+  return error(StatusCode::kFailedPrecondition, pending, " submitted run(s) not collected: collect them before run()");
+}
+
+}  // namespace
+
+Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
+  QUENCH_TRY(no_run_pending(pending()));
+  QUENCH_ASSIGN(const int64_t batch, batch_of(*impl_->engine, inputs));
+  if (impl_->cuda) return impl_->cuda->run(inputs, outputs, batch);
+  return impl_->executors[batch - 1]->run(inputs, outputs);
+}
+
+int Context::pipeline_depth() const { return impl_->cuda ? impl_->cuda->pipeline_depth() : impl_->depth; }
+
+int Context::pending() const {
+  return impl_->cuda ? impl_->cuda->pending() : static_cast<int>(impl_->submitted.size());
+}
+
+Status Context::submit(const TensorMap& inputs) {
+  if (pending() >= pipeline_depth())
+    return error(StatusCode::kFailedPrecondition, pending(), " submitted run(s) not collected, the most this context ",
+                 "holds (ContextOptions::pipeline allows 2): collect one first");
+  QUENCH_ASSIGN(const int64_t batch, batch_of(*impl_->engine, inputs));
+  if (impl_->cuda) return impl_->cuda->submit(inputs, batch);
+  // The CPU backend runs at once; collect() hands the outputs over.
+  TensorMap out;
+  QUENCH_TRY(impl_->executors[batch - 1]->run(inputs, out));
+  impl_->submitted.push_back(std::move(out));
+  return {};
+}
+
+Status Context::collect(TensorMap& outputs) {
+  if (pending() == 0) return error(StatusCode::kFailedPrecondition, "no submitted run to collect");
+  if (impl_->cuda) return impl_->cuda->collect(outputs);
+  TensorMap done = std::move(impl_->submitted.front());
+  impl_->submitted.pop_front();
+  for (auto& [name, t] : done) {
+    Tensor& out = outputs[name];
+    // As run() does: a tensor already there with the right dtype and shape is written in place.
+    if (out.dtype() == t.dtype() && out.shape() == t.shape() && !out.is_view()) {
+      if (t.bytes()) std::memcpy(out.mutable_data(), t.data(), t.bytes());
+    } else {
+      out = std::move(t);
+    }
   }
-  const auto& ex = impl_->executors[batch - 1];
-  if (!ex) return eng.plan_for_batch(batch).status();  // a fixed-batch model: says which batch it has
-  return ex->run(inputs, outputs);
+  return {};
 }
 
 }  // namespace quench

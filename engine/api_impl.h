@@ -1,6 +1,7 @@
 // What the public handles (Model, Engine, Context) hold.
 #pragma once
 
+#include <deque>
 #include <memory>
 
 #include "engine/calibration/calibration_table.h"
@@ -54,6 +55,9 @@ struct ContextImpl {
   std::unique_ptr<std::byte, FreeDeleter> arena;
   std::vector<std::unique_ptr<CpuExecutor>> executors;  // [b - 1], made at creation
   std::unique_ptr<cuda::CudaContext> cuda;  // backend kCuda: runs instead of the executors
+  // Backend kCpu: the outputs of submitted runs (run at submit), oldest first.
+  std::deque<TensorMap> submitted;
+  int depth = 1;  // Context::pipeline_depth
 };
 
 }  // namespace quench::detail

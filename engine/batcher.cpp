@@ -160,7 +160,7 @@ Result<std::unique_ptr<BatcherImpl>> BatcherImpl::create(const Engine& engine, c
 }
 
 Status BatcherImpl::add_worker() {
-  QUENCH_ASSIGN(Context ctx, engine_.create_context());
+  QUENCH_ASSIGN(Context ctx, engine_.create_context(opt_.context));
   QUENCH_ASSIGN(BatchStaging staging, BatchStaging::make(spec_, opt_.max_batch));
   auto w = std::make_unique<Worker>(Worker{std::move(ctx), std::move(staging)});
   if (opt_.warm_up)

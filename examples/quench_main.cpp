@@ -190,8 +190,8 @@ const char* const kServeBenchUsage =
     "  --seconds S            measured seconds per phase (default 5)\n"
     "  --warmup-seconds S     untimed seconds before each phase's measurement (default 1)\n"
     "  --seed S               seed of the random inputs (default 0), as for 'quench run'\n"
-    "  --cuda-graph on|off    cuda backend: whether phase 1's context replays CUDA graphs (default\n"
-    "                         on); the batcher's contexts always do (BatcherOptions has no switch)\n"
+    "  --cuda-graph on|off    cuda backend: whether every context (phase 1's and the batcher\n"
+    "                         workers') replays CUDA graphs (default on)\n"
     "  --json                 machine-readable report on stdout\n"
     "  --calib DIR ...        INT8 calibration and mixed precision: as for 'quench build'\n"
     "  --help                 this text\n";

@@ -17,6 +17,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kOutOfMemory: return "out of memory";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kResourceExhausted: return "resource exhausted";
+    case StatusCode::kFailedPrecondition: return "failed precondition";
   }
   return "unknown";
 }

@@ -93,29 +93,36 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
     c->aux_streams_.push_back(std::move(s));
   }
   const size_t pinned = static_cast<size_t>(std::max<int64_t>(e.pinned_bytes, 64));
-  QUENCH_ASSIGN(c->pinned_, PinnedBuffer::allocate(pinned, "cudaMallocHost (staging)"));
-  std::memset(c->pinned_.data(), 0, pinned);  // the warm-up's inputs
-  QUENCH_TRY(check(cudaStreamSynchronize(setup), "cudaStreamSynchronize (context setup)"));
-  for (const auto& b : e.batches) {
-    std::unique_ptr<CudaExecutor> ex;
-    if (b) {
-      QUENCH_ASSIGN(ex, CudaExecutor::create(e, *b, b->memory, c->arena_.data(), c->persistent_.data(),
-                                             c->pinned_.data(), aux));
-    }
-    c->executors_.push_back(std::move(ex));
+  c->slots_.resize(options.pipeline ? 2 : 1);
+  for (Slot& slot : c->slots_) {
+    QUENCH_ASSIGN(slot.pinned, PinnedBuffer::allocate(pinned, "cudaMallocHost (staging)"));
+    std::memset(slot.pinned.data(), 0, pinned);  // the warm-up's inputs
+    QUENCH_ASSIGN(slot.done, Event::create());
   }
+  QUENCH_TRY(check(cudaStreamSynchronize(setup), "cudaStreamSynchronize (context setup)"));
+  for (Slot& slot : c->slots_)
+    for (const auto& b : e.batches) {
+      std::unique_ptr<CudaExecutor> ex;
+      if (b) {
+        QUENCH_ASSIGN(ex, CudaExecutor::create(e, *b, b->memory, c->arena_.data(), c->persistent_.data(),
+                                               slot.pinned.data(), aux));
+      }
+      slot.executors.push_back(std::move(ex));
+    }
 
   QUENCH_TRY(c->warm_up());
   if (options.cuda_graph) {
-    std::vector<GraphExec> graphs;
-    for (size_t i = 0; i < c->executors_.size(); ++i) {
-      GraphExec g;
-      if (c->executors_[i]) {
-        QUENCH_ASSIGN(g, c->capture(*c->executors_[i], static_cast<int64_t>(i) + 1));
+    for (Slot& slot : c->slots_) {
+      std::vector<GraphExec> graphs;
+      for (size_t i = 0; i < slot.executors.size(); ++i) {
+        GraphExec g;
+        if (slot.executors[i]) {
+          QUENCH_ASSIGN(g, c->capture(*slot.executors[i], static_cast<int64_t>(i) + 1));
+        }
+        graphs.push_back(std::move(g));
       }
-      graphs.push_back(std::move(g));
+      slot.graphs = std::move(graphs);
     }
-    c->graphs_ = std::move(graphs);
   }
   if (options.device_timing) {
     QUENCH_ASSIGN(c->timer_, EventTimer::create(2));
@@ -129,9 +136,7 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(std::shared_ptr<const C
 CudaContext::~CudaContext() {
   std::lock_guard<std::mutex> lock(capture_mutex());
   timer_ = EventTimer();
-  graphs_.clear();
-  executors_.clear();
-  pinned_ = PinnedBuffer();
+  slots_.clear();  // graphs, then executors, then pinned staging (Slot's members in reverse)
   persistent_ = DeviceBuffer();
   arena_ = DeviceBuffer();
   aux_streams_.clear();
@@ -140,13 +145,14 @@ CudaContext::~CudaContext() {
 
 Status CudaContext::warm_up() {
   const cudaStream_t s = own_stream_.get();
-  for (size_t i = 0; i < executors_.size(); ++i) {
-    if (!executors_[i]) continue;
-    Status st = executors_[i]->enqueue(s);
-    Status done = check(cudaStreamSynchronize(s), "cudaStreamSynchronize (warm-up)");
-    if (st.ok()) st = done;
-    if (!st.ok()) return st.with_context("warm-up run of batch " + std::to_string(i + 1));
-  }
+  for (const Slot& slot : slots_)
+    for (size_t i = 0; i < slot.executors.size(); ++i) {
+      if (!slot.executors[i]) continue;
+      Status st = slot.executors[i]->enqueue(s);
+      Status done = check(cudaStreamSynchronize(s), "cudaStreamSynchronize (warm-up)");
+      if (st.ok()) st = done;
+      if (!st.ok()) return st.with_context("warm-up run of batch " + std::to_string(i + 1));
+    }
   return {};
 }
 
@@ -157,27 +163,23 @@ Result<GraphExec> CudaContext::capture(const CudaExecutor& ex, int64_t batch) {
   CaptureGuard guard(s);
   QUENCH_TRY(guard.begin().with_context(where));
   // After each piece, whether the capture is still valid: a launcher doing something capture
-  // refuses may invalidate it without failing itself, and the message must name the step.
-  // A piece's own error already names its node or graph input/output; an invalidation found
-  // afterwards is named here. Messages are built only on failure.
-  auto piece = [&](Status st, const auto& what, const auto& who) -> Status {
-    if (st.ok()) {
-      st = guard.still_capturing();
-      if (!st.ok()) st = st.with_context(who());
-    }
+  // refuses may invalidate it without failing itself, and the message must name the step. A
+  // piece's own error already names its node or graph input/output. With several streams the
+  // executor forks them from `s` and joins them back, so the capture takes them in.
+  bool invalidated = false;
+  auto check_piece = [&](int i) -> Status {
+    Status st = guard.still_capturing();
     if (st.ok()) return st;
-    (void)guard.end();  // the piece's own error says more than the end of the capture
-    return st.with_context(where + ", " + what());
+    invalidated = true;
+    if (i < 0) return st.with_context(where + ", graph inputs");
+    if (i >= static_cast<int>(ex.step_count())) return st.with_context(where + ", graph outputs");
+    return st.with_context(ex.step_node(static_cast<size_t>(i)).where()).with_context(where + ", step " + std::to_string(i));
   };
-  auto in_name = [] { return std::string("graph inputs"); };
-  auto out_name = [] { return std::string("graph outputs"); };
-  auto nobody = [] { return std::string(); };
-  QUENCH_TRY(piece(ex.enqueue_inputs(s), in_name, nobody));
-  for (size_t i = 0; i < ex.step_count(); ++i)
-    QUENCH_TRY(piece(
-        ex.enqueue_step(i, s), [i] { return "step " + std::to_string(i); },
-        [&ex, i] { return ex.step_node(i).where(); }));
-  QUENCH_TRY(piece(ex.enqueue_outputs(s), out_name, nobody));
+  Status st = ex.enqueue(s, check_piece);
+  if (!st.ok()) {
+    (void)guard.end();  // the piece's own error says more than the end of the capture
+    return invalidated ? st : st.with_context(where);
+  }
   QUENCH_TRY(guard.end().with_context(where));
   if (!guard.graph()) return error(StatusCode::kCudaError, where, ": the capture returned no graph");
   auto exec = GraphExec::instantiate(guard.graph(), s);
@@ -186,31 +188,64 @@ Result<GraphExec> CudaContext::capture(const CudaExecutor& ex, int64_t batch) {
 }
 
 CudaExecutor* CudaContext::executor(int64_t batch) {
-  if (batch < 1 || batch > static_cast<int64_t>(executors_.size())) return nullptr;
-  return executors_[batch - 1].get();
+  if (batch < 1 || batch > static_cast<int64_t>(slots_[0].executors.size())) return nullptr;
+  return slots_[0].executors[batch - 1].get();
 }
 
 Status CudaContext::check_batch(int64_t batch) const {
-  if (batch < 1 || batch > static_cast<int64_t>(executors_.size()) || !executors_[batch - 1])
+  if (batch < 1 || batch > static_cast<int64_t>(slots_[0].executors.size()) || !slots_[0].executors[batch - 1])
     return error(StatusCode::kInternal, "no CUDA executor for batch ", batch);
   return {};
 }
 
 Status CudaContext::stage_inputs(const TensorMap& inputs, int64_t batch) {
   QUENCH_TRY(check_batch(batch));
-  return executors_[batch - 1]->stage_inputs(inputs);
+  return slots_[0].executors[batch - 1]->stage_inputs(inputs);
+}
+
+Status CudaContext::enqueue_slot(const Slot& slot, int64_t batch) const {
+  // The calling thread may have another device current; this context's memory lives on this one.
+  QUENCH_TRY(check(cudaSetDevice(engine_->device.device), "cudaSetDevice"));
+  return slot.graphs.empty() ? slot.executors[batch - 1]->enqueue(stream_) : slot.graphs[batch - 1].launch(stream_);
 }
 
 Status CudaContext::enqueue(int64_t batch) const {
   QUENCH_TRY(check_batch(batch));
-  // The calling thread may have another device current; this context's memory lives on this one.
-  QUENCH_TRY(check(cudaSetDevice(engine_->device.device), "cudaSetDevice"));
-  return graphs_.empty() ? executors_[batch - 1]->enqueue(stream_) : graphs_[batch - 1].launch(stream_);
+  return enqueue_slot(slots_[0], batch);
 }
 
 Status CudaContext::finish_outputs(TensorMap& outputs, int64_t batch) const {
   QUENCH_TRY(check_batch(batch));
-  executors_[batch - 1]->finish_outputs(outputs);
+  slots_[0].executors[batch - 1]->finish_outputs(outputs);
+  return {};
+}
+
+Status CudaContext::submit(const TensorMap& inputs, int64_t batch) {
+  QUENCH_TRY(check_batch(batch));
+  if (pending() >= pipeline_depth())
+    return error(StatusCode::kFailedPrecondition, pending(), " submitted run(s) not collected: collect one first");
+  // The slot was collected (its event waited for) before it comes round again: its staging is free.
+  Slot& slot = slots_[static_cast<size_t>(submitted_ % pipeline_depth())];
+  QUENCH_TRY(slot.executors[batch - 1]->stage_inputs(inputs));
+  Status st = enqueue_slot(slot, batch);
+  if (st.ok()) st = check(cudaEventRecord(slot.done.get(), stream_), "cudaEventRecord (end of run)");
+  if (!st.ok()) {
+    // Whatever was enqueued must be done with the staging before it is written again.
+    (void)cudaStreamSynchronize(stream_);
+    return st;
+  }
+  slot.batch = batch;
+  ++submitted_;
+  return {};
+}
+
+Status CudaContext::collect(TensorMap& outputs) {
+  if (pending() == 0) return error(StatusCode::kFailedPrecondition, "no submitted run to collect");
+  Slot& slot = slots_[static_cast<size_t>(collected_ % pipeline_depth())];
+  ++collected_;  // done with, whatever the wait says: the slot is free again
+  // The wait also reports a kernel's fault in this run or before it.
+  QUENCH_TRY(check(cudaEventSynchronize(slot.done.get()), "cudaEventSynchronize (end of a submitted run)"));
+  slot.executors[slot.batch - 1]->finish_outputs(outputs);
   return {};
 }
 

@@ -46,6 +46,7 @@ struct CudaContextOptions {
   cudaStream_t stream = nullptr;
   bool cuda_graph = true;  // replay one captured graph per batch instead of launching each kernel
   bool device_timing = false;  // an event pair around the device part of every run()
+  bool pipeline = false;       // two staging slots: submit() may start a run before the last is collected
 };
 
 class CudaContext {
@@ -71,8 +72,16 @@ class CudaContext {
   Status enqueue(int64_t batch) const;
   Status finish_outputs(TensorMap& outputs, int64_t batch) const;
 
+  // Context::submit / collect (include/quench/quench.h): submit stages the inputs in the next
+  // free slot's pinned staging, enqueues the run on stream() and records the slot's event; collect
+  // waits for the oldest slot's event and copies its outputs out. run() needs no run pending.
+  Status submit(const TensorMap& inputs, int64_t batch);
+  Status collect(TensorMap& outputs);
+  int pipeline_depth() const { return static_cast<int>(slots_.size()); }
+  int pending() const { return static_cast<int>(submitted_ - collected_); }
+
   cudaStream_t stream() const { return stream_; }
-  bool uses_cuda_graph() const { return !graphs_.empty(); }
+  bool uses_cuda_graph() const { return !slots_.empty() && !slots_[0].graphs.empty(); }
   // Seconds between the events around the last run()'s device part; -1 without device_timing
   // or before a run has succeeded.
   double last_device_seconds() const { return last_device_seconds_; }
@@ -82,9 +91,20 @@ class CudaContext {
 
  private:
   CudaContext() = default;
+  // One set of pinned staging with the executors and graphs bound to it. run() and the
+  // profiler's pieces use slot 0; submit() takes the slots in turn.
+  struct Slot {
+    PinnedBuffer pinned;
+    std::vector<std::unique_ptr<CudaExecutor>> executors;  // [b - 1]
+    std::vector<GraphExec> graphs;                         // [b - 1]; empty with graphs off
+    Event done;         // recorded on stream() after a submitted run
+    int64_t batch = 0;  // the submitted run's batch
+  };
+
   Status check_batch(int64_t batch) const;
   Status warm_up();
   Result<GraphExec> capture(const CudaExecutor& ex, int64_t batch);
+  Status enqueue_slot(const Slot& slot, int64_t batch) const;
 
   std::shared_ptr<const CudaEngine> engine_;
   // Declared before the executors and graphs, so that the memory they point into outlives them.
@@ -92,9 +112,8 @@ class CudaContext {
   cudaStream_t stream_ = nullptr;  // where runs go: the caller's stream or own_stream_
   std::vector<Stream> aux_streams_;  // the schedule's streams besides stream_ (CudaEngine::streams - 1)
   DeviceBuffer arena_, persistent_;
-  PinnedBuffer pinned_;
-  std::vector<std::unique_ptr<CudaExecutor>> executors_;  // [b - 1]
-  std::vector<GraphExec> graphs_;                         // [b - 1]; empty with graphs off
+  std::vector<Slot> slots_;        // 1, or 2 with pipeline
+  int64_t submitted_ = 0, collected_ = 0;  // submit() calls that started a run, collect() calls
   EventTimer timer_;                                      // two events with device_timing, else none
   double last_device_seconds_ = -1;
 };

@@ -209,7 +209,7 @@ Status CudaExecutor::enqueue_outputs(cudaStream_t stream) const {
   return {};
 }
 
-Status CudaExecutor::enqueue_steps_on_streams(cudaStream_t stream) const {
+Status CudaExecutor::enqueue_steps_on_streams(cudaStream_t stream, const EnqueueHook& hook) const {
   const StreamSchedule& sched = batch_->schedule;
   QUENCH_TRY(check(cudaEventRecord(forked_.get(), stream), "cudaEventRecord (fork)"));
   for (cudaStream_t a : aux_) QUENCH_TRY(check(cudaStreamWaitEvent(a, forked_.get(), 0), "cudaStreamWaitEvent (fork)"));
@@ -223,6 +223,7 @@ Status CudaExecutor::enqueue_steps_on_streams(cudaStream_t stream) const {
       QUENCH_TRY(enqueue_step(i, on));
       if (sched.recorded[i])
         QUENCH_TRY(check(cudaEventRecord(done_[i].get(), on), "cudaEventRecord").with_context(steps_[i].node->where()));
+      if (hook) QUENCH_TRY(hook(static_cast<int>(i)));
     }
     for (int j : sched.joins)
       QUENCH_TRY(check(cudaStreamWaitEvent(stream, done_[static_cast<size_t>(j)].get(), 0), "cudaStreamWaitEvent (join)"));
@@ -238,14 +239,20 @@ Status CudaExecutor::enqueue_steps_on_streams(cudaStream_t stream) const {
   return st;
 }
 
-Status CudaExecutor::enqueue(cudaStream_t stream) const {
+Status CudaExecutor::enqueue(cudaStream_t stream, const EnqueueHook& hook) const {
   QUENCH_TRY(enqueue_inputs(stream));
+  if (hook) QUENCH_TRY(hook(-1));
   if (!aux_.empty()) {
-    QUENCH_TRY(enqueue_steps_on_streams(stream));
+    QUENCH_TRY(enqueue_steps_on_streams(stream, hook));
   } else {
-    for (size_t i = 0; i < steps_.size(); ++i) QUENCH_TRY(enqueue_step(i, stream));
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      QUENCH_TRY(enqueue_step(i, stream));
+      if (hook) QUENCH_TRY(hook(static_cast<int>(i)));
+    }
   }
-  return enqueue_outputs(stream);
+  QUENCH_TRY(enqueue_outputs(stream));
+  if (hook) QUENCH_TRY(hook(static_cast<int>(steps_.size())));
+  return {};
 }
 
 void CudaExecutor::finish_outputs(TensorMap& outputs) const {

@@ -19,6 +19,7 @@
 
 #include <cuda_fp16.h>
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -56,7 +57,11 @@ class CudaExecutor {
   // joined back before the outputs (so a capture on `stream` takes them all in). Called piece by
   // piece, everything runs on the one stream given. A failure names the node or the graph
   // input/output.
-  Status enqueue(cudaStream_t stream) const;
+  // `hook`, when given, is called after the inputs (-1), after each step (its index) and after
+  // the outputs (step_count()) are enqueued, on the enqueuing thread; its failure stops the
+  // enqueue (a capture checks there that it is still valid, and names the step).
+  using EnqueueHook = std::function<Status(int)>;
+  Status enqueue(cudaStream_t stream, const EnqueueHook& hook = {}) const;
   Status enqueue_inputs(cudaStream_t stream) const;
   size_t step_count() const { return steps_.size(); }
   Status enqueue_step(size_t i, cudaStream_t stream) const;
@@ -87,7 +92,7 @@ class CudaExecutor {
     size_t bytes = 0;              // host bytes
   };
   Status run_step(const Step& s, cudaStream_t stream) const;
-  Status enqueue_steps_on_streams(cudaStream_t stream) const;
+  Status enqueue_steps_on_streams(cudaStream_t stream, const EnqueueHook& hook) const;
 
   const CudaBatch* batch_ = nullptr;
   std::vector<cudaStream_t> aux_;  // empty: every step on the run's stream

@@ -365,7 +365,7 @@ void print_text(const Options& o, const std::string& device, const Setup& s, con
               secs_str(o.warmup_seconds).c_str());
   std::printf("compute     one batch of %lld: median %s us over %d runs after %d warm-up (Context::run, host steady clock%s)\n",
               static_cast<long long>(s.batch), us_str(c.us.p50).c_str(), kComputeRuns, kComputeWarmup,
-              o.backend != "cuda" ? "" : c.cuda_graph ? ", CUDA graphs on" : ", CUDA graphs off; the batcher's contexts use them");
+              o.backend != "cuda" ? "" : c.cuda_graph ? ", CUDA graphs on" : ", CUDA graphs off");
   print_phase(batched, o.workers, o);
   print_phase(unbatched, o.workers, o);
   std::printf("\n");
@@ -449,6 +449,7 @@ int serve_bench_command(const Options& opts) {
   bo.preferred_batch_sizes.assign(o.preferred.begin(), o.preferred.end());
   bo.workers = static_cast<int>(o.workers);
   bo.stats_window = kStatsWindow;
+  bo.context.cuda_graph = o.cuda_graph;  // the cpu backend ignores it
   Phase batched;
   batched.name = "batched";
   if (auto e = run_phase(o, s.engine, bo, requests, &batched)) return report_error(cmd, *e);

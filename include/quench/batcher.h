@@ -47,6 +47,8 @@ struct BatcherOptions {
   bool warm_up = true;
   // How many recent samples the latency statistics summarize (older ones are dropped).
   int64_t stats_window = 10000;
+  // How each worker's Context is made (Engine::create_context): its stream, CUDA graphs.
+  ContextOptions context;
 };
 
 enum class ShutdownMode {

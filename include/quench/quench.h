@@ -133,6 +133,12 @@ struct ContextOptions {
   // last copy back) with a CUDA event pair: Context::last_device_seconds. Two event records per
   // run; off by default. The CPU backend ignores it.
   bool device_timing = false;
+  // Lets Context::submit take a run while the previous one is still in flight (two runs
+  // submitted and not yet collected instead of one). Backend kCuda: two sets of pinned staging
+  // (and of CUDA graphs), so that the host copies one run's inputs in and the previous run's
+  // outputs out while the device computes; the device still runs one at a time. create_context
+  // then warms up and captures twice.
+  bool pipeline = false;
 };
 
 // The activation memory the planner fixed for max_batch, beside what it is measured against.
@@ -187,6 +193,18 @@ class Context {
   // leading dim may be any batch 1..max_batch). Fills `outputs` with one tensor per model
   // output; tensors already there with the right dtype and shape are written in place.
   Status run(const TensorMap& inputs, TensorMap& outputs);
+
+  // A run in two halves, for a caller that overlaps its own work (or the next run) with the
+  // device's. submit() checks `inputs` as run() does, copies them (the caller may reuse them at
+  // once) and starts the run without waiting for it. collect() waits for the oldest submitted run
+  // and fills `outputs` as run() does. At most pipeline_depth() runs may be submitted and not yet
+  // collected: 1, or 2 with ContextOptions::pipeline; one more submit() is kFailedPrecondition,
+  // and so is collect() with none. run() needs no run pending. A run's failure is reported by
+  // submit() when it is found there (bad inputs), else by its collect().
+  Status submit(const TensorMap& inputs);
+  Status collect(TensorMap& outputs);
+  int pipeline_depth() const;
+  int pending() const;  // submitted, not yet collected
 
   // Whether runs replay CUDA graphs (backend kCuda with ContextOptions::cuda_graph).
   bool uses_cuda_graph() const;

@@ -22,6 +22,7 @@ enum class StatusCode {
   kOutOfMemory,      // host or device memory could not be had
   kUnavailable,      // the service is shut down (or shutting down); the request was not run
   kResourceExhausted,  // a bounded queue or pool is full; the request was not run, retry later
+  kFailedPrecondition,  // the call is valid, but not in the object's present state (e.g. no run to collect)
 };
 
 const char* status_code_name(StatusCode code);

@@ -15,6 +15,9 @@
 //   FirstRunIsNotSlowerThanLaterRuns    create_context did the lazy work (module loading, graph
 //                                       upload): the first run is within 2x the
 //                                       median of the next 100
+//   PipelinedRunsMatchTheRuns           ContextOptions::pipeline: submit/collect with two runs in
+//                                       flight give the eager bits, in order, graphs on and off;
+//                                       prints run() beside submit/collect throughput
 //   CudaStreams.*                       BuildOptions::cuda_streams on the zoo's yolo_style: branches
 //                                       on several streams give one stream's bits, run after run
 #include <cuda_runtime.h>
@@ -256,6 +259,56 @@ TEST_F(CudaGraph, FirstRunIsNotSlowerThanLaterRuns) {
     // Issue 7's bound: the first run within 2x the median (lazy module loading, had it been left
     // to the first run, would cost tens of ms).
     EXPECT_LE(first, 2 * median) << "graphs " << (graphs ? "on" : "off");
+  }
+}
+
+TEST_F(CudaGraph, PipelinedRunsMatchTheRuns) {
+  const auto want = eager_outputs();
+  for (bool graphs : {true, false}) {
+    SCOPED_TRACE(std::string("graphs ") + (graphs ? "on" : "off"));
+    ContextOptions co;
+    co.cuda_graph = graphs;
+    co.pipeline = true;
+    auto ctx = engine_.create_context(co);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+    ASSERT_EQ(ctx->pipeline_depth(), 2);
+    // Two in flight at all times, batches interleaved so that each slot's runs change batch.
+    int mismatches = 0;
+    auto batch_of_run = [](int r) { return 1 + (r * 5) % kMaxBatch; };
+    ASSERT_TRUE(ctx->submit(inputs_[batch_of_run(0) - 1]).ok());
+    for (int r = 1; r <= 300; ++r) {
+      if (r < 300) {
+        Status st = ctx->submit(inputs_[batch_of_run(r) - 1]);
+        ASSERT_TRUE(st.ok()) << "submit " << r << ": " << st.to_string();
+      }
+      TensorMap got;
+      Status st = ctx->collect(got);
+      ASSERT_TRUE(st.ok()) << "collect " << r - 1 << ": " << st.to_string();
+      if (!same_bits(got, want[batch_of_run(r - 1) - 1])) ++mismatches;
+    }
+    EXPECT_EQ(mismatches, 0) << "of 300 pipelined runs";
+    EXPECT_EQ(ctx->pending(), 0);
+
+    // Throughput at the largest batch: run() one at a time, then two in flight.
+    auto plain = engine_.create_context(co);
+    ASSERT_TRUE(plain.ok());
+    const TensorMap& in = inputs_[kMaxBatch - 1];
+    TensorMap out;
+    constexpr int kRuns = 500;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < kRuns; ++r) ASSERT_TRUE(plain->run(in, out).ok());
+    const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(ctx->submit(in).ok());
+    for (int r = 1; r < kRuns; ++r) {
+      ASSERT_TRUE(ctx->submit(in).ok());
+      ASSERT_TRUE(ctx->collect(out).ok());
+    }
+    ASSERT_TRUE(ctx->collect(out).ok());
+    const double pipe_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "pipeline, graphs " << (graphs ? "on" : "off") << ", batch " << kMaxBatch << ": run() "
+              << kRuns / run_s << " runs/s, submit/collect " << kRuns / pipe_s << " runs/s (x" << run_s / pipe_s << ")"
+              << std::endl;
   }
 }
 
