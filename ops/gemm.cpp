@@ -164,7 +164,9 @@ Status gemm_run(const NodeDesc& n, std::span<const TensorView> in, std::span<con
   QUENCH_ASSIGN(Product p, gemm_product(n, g, in[0].shape, in[1].shape));
   const TensorView* c = in.size() > 2 && in[2].data ? &in[2] : nullptr;
   if (c) QUENCH_TRY(check_c(n, c->shape, p.m, p.n));
-  const auto [c_row, c_col] = c ? c_strides(c->shape) : std::pair<int64_t, int64_t>{0, 0};
+  // Plain variables, not a structured binding: the lambda below captures them (clang 14 cannot).
+  const std::pair<int64_t, int64_t> c_step = c ? c_strides(c->shape) : std::pair<int64_t, int64_t>{0, 0};
+  const int64_t c_row = c_step.first, c_col = c_step.second;
   return dispatch_float(in[0].dtype, n, [&](auto tag) -> Status {
     using T = decltype(tag);
     using Acc = double;

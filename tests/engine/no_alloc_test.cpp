@@ -28,6 +28,9 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   return std::malloc(n ? n : 1);
 }
 void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+// GCC's -Wmismatched-new-delete sees free() of what its model says is a `new` pointer; these
+// operators are the replacements themselves, and every form above allocates with malloc().
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
