@@ -144,7 +144,7 @@ Result<Context> EngineImpl::make_context(std::shared_ptr<const EngineImpl> self,
   if (options.stream)
     return error(StatusCode::kInvalidArgument, "ContextOptions::stream is a CUDA stream, but this engine runs on the ",
                  backend_name(c->engine->options.backend), " backend (build it with Backend::kCuda, or leave the stream null)");
-  c->depth = options.pipeline ? 2 : 1;
+  c->slots.resize(options.pipeline ? 2 : 1);
   const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(c->engine->memory.arena_bytes, kArenaAlignment));
   c->arena.reset(static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, arena_bytes)));
   if (!c->arena) return error(StatusCode::kOutOfMemory, "cannot allocate a context arena of ", arena_bytes, " bytes");
@@ -259,10 +259,12 @@ Status Context::run(const TensorMap& inputs, TensorMap& outputs) {
   return impl_->executors[batch - 1]->run(inputs, outputs);
 }
 
-int Context::pipeline_depth() const { return impl_->cuda ? impl_->cuda->pipeline_depth() : impl_->depth; }
+int Context::pipeline_depth() const {
+  return impl_->cuda ? impl_->cuda->pipeline_depth() : static_cast<int>(impl_->slots.size());
+}
 
 int Context::pending() const {
-  return impl_->cuda ? impl_->cuda->pending() : static_cast<int>(impl_->submitted.size());
+  return impl_->cuda ? impl_->cuda->pending() : static_cast<int>(impl_->submitted - impl_->collected);
 }
 
 Status Context::submit(const TensorMap& inputs) {
@@ -272,24 +274,26 @@ Status Context::submit(const TensorMap& inputs) {
   QUENCH_ASSIGN(const int64_t batch, batch_of(*impl_->engine, inputs));
   if (impl_->cuda) return impl_->cuda->submit(inputs, batch);
   // The CPU backend runs at once; collect() hands the outputs over.
-  TensorMap out;
-  QUENCH_TRY(impl_->executors[batch - 1]->run(inputs, out));
-  impl_->submitted.push_back(std::move(out));
+  auto& c = *impl_;
+  QUENCH_TRY(c.executors[batch - 1]->run(inputs, c.slots[static_cast<size_t>(c.submitted) % c.slots.size()]));
+  ++c.submitted;
   return {};
 }
 
 Status Context::collect(TensorMap& outputs) {
   if (pending() == 0) return error(StatusCode::kFailedPrecondition, "no submitted run to collect");
   if (impl_->cuda) return impl_->cuda->collect(outputs);
-  TensorMap done = std::move(impl_->submitted.front());
-  impl_->submitted.pop_front();
-  for (auto& [name, t] : done) {
+  auto& c = *impl_;
+  const TensorMap& done = c.slots[static_cast<size_t>(c.collected) % c.slots.size()];
+  ++c.collected;
+  for (const auto& [name, t] : done) {
     Tensor& out = outputs[name];
-    // As run() does: a tensor already there with the right dtype and shape is written in place.
+    // As run() does: a tensor already there with the right dtype and shape is written in place;
+    // otherwise the caller gets its own copy (the slot's tensors are reused by later runs).
     if (out.dtype() == t.dtype() && out.shape() == t.shape() && !out.is_view()) {
       if (t.bytes()) std::memcpy(out.mutable_data(), t.data(), t.bytes());
     } else {
-      out = std::move(t);
+      out = t.clone();
     }
   }
   return {};

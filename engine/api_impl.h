@@ -1,7 +1,6 @@
 // What the public handles (Model, Engine, Context) hold.
 #pragma once
 
-#include <deque>
 #include <memory>
 
 #include "engine/calibration/calibration_table.h"
@@ -55,9 +54,11 @@ struct ContextImpl {
   std::unique_ptr<std::byte, FreeDeleter> arena;
   std::vector<std::unique_ptr<CpuExecutor>> executors;  // [b - 1], made at creation
   std::unique_ptr<cuda::CudaContext> cuda;  // backend kCuda: runs instead of the executors
-  // Backend kCpu: the outputs of submitted runs (run at submit), oldest first.
-  std::deque<TensorMap> submitted;
-  int depth = 1;  // Context::pipeline_depth
+  // Backend kCpu: submit() runs at once into slot[submitted % depth]; collect() copies
+  // slot[collected % depth] out. The slots keep their tensors, so runs allocate nothing after
+  // each slot's first.
+  std::vector<TensorMap> slots = std::vector<TensorMap>(1);  // ContextOptions::pipeline: 2
+  int64_t submitted = 0, collected = 0;
 };
 
 }  // namespace quench::detail

@@ -36,9 +36,8 @@ step "kernel launches per inference (docs/fusion.md; MobileNetV2 <= 40, ResNet-5
 # instrumented, so compiling the kernels again would only cost time); ccache serves the
 # host objects the two sanitizer builds share.
 kernels_lib="$here/build/release/kernels/libquench_kernels.a"
-# clang compiles the sanitizer builds' unoptimized host code about twice as fast as g++ (measured
-# on ops/binary.cpp with ASan: 18 s against 40 s), and those two builds are the longest part of
-# the run; g++ when there is no clang.
+# clang compiles the sanitizer builds' unoptimized host code about twice as fast as g++, and those
+# two builds are the longest part of the run (docs/decisions.md); g++ when there is no clang.
 sanitizer_cxx=()
 if command -v clang++ >/dev/null; then sanitizer_cxx=(-DCMAKE_CXX_COMPILER=clang++); fi
 cache=()

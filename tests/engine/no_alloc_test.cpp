@@ -103,5 +103,33 @@ TEST(NoAllocation, ContextRunsAtEveryBatchAllocateNothingAfterTheFirst) {
   EXPECT_EQ(allocated, 0) << "allocations during 1000 runs across batch sizes 1..3";
 }
 
+// Pipelined submit / collect (ContextOptions::pipeline): once each slot has held a run's outputs
+// and the caller's tensors exist, two runs in flight allocate nothing either.
+TEST(NoAllocation, PipelinedRunsAllocateNothingAfterTheFirst) {
+  const std::string bytes = testing::branchy_model();
+  auto m = load_onnx_from_bytes(bytes.data(), bytes.size(), "branchy.onnx");
+  ASSERT_TRUE(m.ok());
+  BuildOptions opt;
+  opt.max_batch = 2;
+  auto engine = build(*m, opt);
+  ASSERT_TRUE(engine.ok());
+  ContextOptions co;
+  co.pipeline = true;
+  auto ctx = engine->create_context(co);
+  ASSERT_TRUE(ctx.ok());
+  const TensorMap feeds{{"x", testing::random_input({2, 3, 8, 8}, 4)}};
+  TensorMap out;
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(ctx->submit(feeds).ok());  // each slot's outputs made here
+  ASSERT_TRUE(ctx->collect(out).ok());                              // and the caller's
+  const int64_t before = g_allocations.load();
+  bool all_ok = true;
+  for (int r = 0; r < 1000; ++r) all_ok = ctx->submit(feeds).ok() && ctx->collect(out).ok() && all_ok;
+  const int64_t allocated = g_allocations.load() - before;
+  ASSERT_TRUE(all_ok);
+  EXPECT_EQ(allocated, 0) << "allocations during 1000 pipelined runs";
+  ASSERT_TRUE(ctx->collect(out).ok());
+  EXPECT_EQ(ctx->pending(), 0);
+}
+
 }  // namespace
 }  // namespace quench
